@@ -1,0 +1,5 @@
+"""Entry point for ``python -m recengine``."""
+
+from recengine.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of ``python -m recengine``; every module here defines ``register(subparsers)``."""
