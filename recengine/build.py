@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from recengine.config import Settings, get_settings
+from recengine.content import ContentConfig, build_content_artefact
 from recengine.datasets import dataset_name, resolve_dataset
 from recengine.errors import ArtefactError
 from recengine.movielens import MovieLensData, load_folder
@@ -143,6 +144,7 @@ def load_catalog_artefact(dataset: str | None = None, settings: Settings | None 
 
 BUILDERS: list[ArtefactBuilder] = [
     ArtefactBuilder("catalog", "1", _build_catalog),
+    ArtefactBuilder("content", "1", build_content_artefact, params=ContentConfig().as_dict()),
 ]
 
 
