@@ -20,6 +20,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
+from tqdm import tqdm
+
 from recengine.config import Settings, get_settings
 from recengine.content import ContentConfig, build_content_artefact
 from recengine.datasets import dataset_name, resolve_dataset
@@ -154,6 +156,7 @@ def build_artefacts(
     force: bool = False,
     settings: Settings | None = None,
     seed: int = 42,
+    show_progress: bool = False,
 ) -> dict[str, str]:
     """Build every artefact (or those named in ``only``) that is out of date; return each one's outcome."""
     settings = settings or get_settings()
@@ -165,7 +168,9 @@ def build_artefacts(
     if unknown:
         raise ArtefactError(f"Unknown artefact(s) {', '.join(sorted(unknown))}; known: {', '.join(b.name for b in BUILDERS)}.")
     outcomes: dict[str, str] = {}
-    for builder in selected:
+    progress = tqdm(selected, desc="artefacts", unit="artefact", disable=not show_progress)
+    for builder in progress:
+        progress.set_postfix_str(builder.name)
         target = settings.models_dir / name / builder.name
         fingerprint = _fingerprint(builder, settings, folder, seed)
         manifest = read_manifest(target)

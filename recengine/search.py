@@ -37,7 +37,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from recengine.catalog import Catalog
@@ -243,6 +243,23 @@ class TitleIndex:
             same_year = {position: value for position, value in scored.items() if self._years[position] == year}
             scored = same_year or scored
         return Resolution(text, self._rank(scored, limit), year)
+
+    def closest(self, text: str, limit: int = 3, min_score: float = 60.0) -> list[TitleMatch]:
+        """Return the nearest titles for a mention that :meth:`resolve` could not match, to offer as suggestions.
+
+        Uses rapidfuzz's ``WRatio`` over every key, which is loose and slower (tens of milliseconds
+        on a large catalog), so it is meant for the rare miss, not for every lookup.
+        """
+        key = title_key(text or "")
+        if not key:
+            return []
+        scored: dict[int, tuple[float, str]] = {}
+        for _, score, number in process.extract(key, self._keys, scorer=fuzz.WRatio, score_cutoff=min_score, limit=limit * 4):
+            for entry in self._entries[number]:
+                value = float(score) * entry.weight / EXACT_SCORE
+                if value > scored.get(entry.position, (0.0, ""))[0]:
+                    scored[entry.position] = (value, entry.matched)
+        return self._rank(scored, limit)
 
     def find_mentions(self, text: str, max_words: int = 12) -> list[Mention]:
         """Find catalog titles written exactly (after key normalisation) inside a longer message.

@@ -134,3 +134,10 @@ def test_labelled_mentions_top1_accuracy(index):
     correct = sum(best_id(index, row["mention"]) == int(row["movie_id"]) for row in rows)
     # The benchmark measured 100% when the set was written; 97% leaves room for deliberate trade-offs.
     assert correct / len(rows) >= 0.97, f"top-1 accuracy {correct / len(rows):.1%}"
+
+
+def test_closest_offers_suggestions_for_a_miss(index):
+    assert not index.resolve("Galaxy Quests of the Stars").found
+    suggestions = [match.movie_id for match in index.closest("Galaxy Quests of the Stars")]
+    assert 3175 in suggestions  # Galaxy Quest (1999)
+    assert index.closest("") == []

@@ -8,7 +8,9 @@ from recengine.build import BUILDERS, build_artefacts
 
 
 def _build(options: argparse.Namespace) -> int:
-    outcomes = build_artefacts(options.dataset, only=options.only or None, force=options.force, seed=options.seed)
+    outcomes = build_artefacts(
+        options.dataset, only=options.only or None, force=options.force, seed=options.seed, show_progress=True
+    )
     for name, outcome in outcomes.items():
         print(f"{name:<12} {outcome}")
     return 0
