@@ -2,7 +2,7 @@
 
 Each artefact has an :class:`ArtefactBuilder`. Before building, its fingerprint is computed from
 the dataset files (path, size, modification time), the metadata files, the builder's version and
-its parameters; when the fingerprint matches the ``manifest.json`` written by the last successful
+its parameters. When the fingerprint matches the ``manifest.json`` written by the last successful
 build, the artefact is left alone. A build writes into a temporary folder that replaces the old
 one only when the build succeeds, so a failed or interrupted build leaves the previous artefact.
 """
@@ -40,7 +40,7 @@ MANIFEST = "manifest.json"
 
 @dataclass
 class BuildContext:
-    """What a builder receives: the settings, the dataset and the folder to write into."""
+    """Inputs of one builder: the settings, the dataset and the folder to write into."""
 
     settings: Settings
     dataset: str
@@ -58,7 +58,7 @@ class BuildContext:
 
 @dataclass(frozen=True)
 class ArtefactBuilder:
-    """One artefact: how to build it and what its fingerprint depends on."""
+    """Recipe for one artefact: its build function and the inputs of its fingerprint."""
 
     name: str
     version: str

@@ -20,10 +20,10 @@ A query is tried in three stages, stopping at the first that finds something:
    70–90 by how much of the key they cover;
 3. typo tolerance, first word by word (each unknown word replaced by the most common catalog
    word within its edit budget, then stages 1–2 again), then on the whole key. Both use the
-   optimal-string-alignment distance (rapidfuzz's ``OSA``: Levenshtein
-   with a swap of two neighbouring letters counted as one edit): no edits for keys up to 4
-   characters, 1 up to 8, 2 beyond; score 88 minus 8 per edit. Only keys whose length is
-   within the edit budget are compared, which keeps a 45,000-title lookup within milliseconds.
+   optimal-string-alignment distance (rapidfuzz's ``OSA``), which is Levenshtein with a swap
+   of two neighbouring letters counted as one edit. Keys up to 4 characters allow no edits, up
+   to 8 one edit, longer ones two, and the score is 88 minus 8 per edit. Only keys whose length
+   is within the edit budget are compared, which keeps a 45,000-title lookup fast.
 
 A four-digit year in the query ("heat 1995", "Scarface (1983)") that lies in the catalog's
 range filters the candidates to that year when any match it. Movies sharing the top score come
@@ -381,9 +381,9 @@ class TitleIndex:
 
     def _fuzzy(self, key: str) -> dict[int, tuple[float, str]]:
         """Score keys within 1–2 edits of the query, allowing more edits for longer queries."""
-        max_edits = 0 if len(key) <= 4 else 1 if len(key) <= 8 else 2
-        if max_edits == 0:
+        if len(key) <= 4:
             return {}
+        max_edits = 1 if len(key) <= 8 else 2
         hits = []
         for length in range(len(key) - max_edits, len(key) + max_edits + 1):
             numbers, keys = self._by_length.get(length, ((), ()))
