@@ -28,7 +28,7 @@ GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens"
 
 KNOWN_DATASETS = ("ml-latest-small", "ml-100k", "ml-latest", "ml-25m", "ml-32m")
 
-# A folder is a dataset when it holds one of these files.
+# A folder is a dataset when it contains one of these files.
 _MARKER_FILES = ("movies.csv", "u.data")
 
 _STAMP = ".unpacked-from.json"

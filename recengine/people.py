@@ -1,9 +1,9 @@
 """Search for directors and actors by name, including a surname alone and typos.
 
-Names come from the catalog's ``director`` and ``cast`` columns. A query is matched as a full
-name (score 100), as a surname shared by one or more people (90, people with more rated
-movies first), or within one edit (two for names of 8 characters or more) of a full name
-(85 minus 8 per edit).
+Names come from the catalog's ``director`` and ``cast`` columns. A query matches a full name
+(score 100) or a surname shared by one or more people (score 90, people with more rated movies
+first). Failing both, it matches full names within one edit, or two for queries of 8 characters
+or more (score 85 minus 8 per edit).
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class PeopleIndex:
             if len(parts) > 1:
                 self._by_surname[parts[-1]].append(name)
         self._weight = {
-            name: sum(popularity[movie_id] for movie_id in set(made + led)) for name, (made, led) in self._people.items()
+            name: sum(popularity[movie_id] for movie_id in set(directed_ids + acted_ids))
+            for name, (directed_ids, acted_ids) in self._people.items()
         }
         self._keys = list(self._by_key)
         title_words = {word for title in movies["title"] for word in words(title)}
@@ -103,8 +104,8 @@ class PeopleIndex:
         return len(self._people)
 
     def _match(self, name: str, score: float) -> PersonMatch:
-        made, led = self._people[name]
-        return PersonMatch(name=name, score=score, directed=made, acted=led)
+        directed_ids, acted_ids = self._people[name]
+        return PersonMatch(name=name, score=score, directed=directed_ids, acted=acted_ids)
 
     def find(self, text: str, limit: int = 5) -> list[PersonMatch]:
         """Return people matching ``text``, best first; people with more rated movies win ties."""
