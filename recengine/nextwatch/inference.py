@@ -1,0 +1,93 @@
+"""Next-watch scoring in NumPy from saved weights, so serving never imports TensorFlow.
+
+The forward pass repeats :mod:`recengine.nextwatch.model` for a single user without padding:
+padding positions are excluded from attention in the Keras model, so dropping them gives the same
+scores (checked against TensorFlow in the tests). Loading is reading one ``.npz`` file.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+from scipy.special import erf
+
+from recengine.nextwatch.model import NextWatchConfig, read_saved, sinusoidal_encoding
+from recengine.nextwatch.sequences import truncate
+
+__all__ = ["NumpyNextWatch"]
+
+
+def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, epsilon: float) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = x.var(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    # The exact GELU, x * Phi(x), as Keras computes it with approximate=False.
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+class NumpyNextWatch:
+    """Forward pass of a saved next-watch network on one item-index history at a time."""
+
+    def __init__(self, config: NextWatchConfig, weights: Mapping[str, np.ndarray], movie_ids: np.ndarray, extra: dict | None = None):
+        self.config = config
+        self.weights = {name: np.asarray(value, dtype=np.float32) for name, value in weights.items()}
+        self.movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        self.extra = extra or {}
+        self.num_items = len(self.movie_ids)
+        if config.positional == "learned":
+            self.positions = self.weights["position_embedding"]
+            self.embedding_scale = 1.0
+        else:
+            self.positions = sinusoidal_encoding(config.max_len, config.hidden_size)
+            self.embedding_scale = math.sqrt(config.hidden_size)
+        # The tied output matrix transposed once, as a contiguous (hidden, num_items) array.
+        self.output_matrix = np.ascontiguousarray(self.weights["item_embedding"][1:self.num_items + 1].T)
+
+    @classmethod
+    def load(cls, folder: Path) -> "NumpyNextWatch":
+        """Load a model saved by :func:`recengine.nextwatch.model.save_network`."""
+        config, extra, weights, movie_ids = read_saved(folder)
+        return cls(config, weights, movie_ids, extra)
+
+    @property
+    def mask_index(self) -> int:
+        return self.num_items + 1
+
+    def score(self, history: np.ndarray) -> np.ndarray:
+        """Return (num_items,) scores for the next item after ``history`` (item indices); column j is index j + 1."""
+        config = self.config
+        w = self.weights
+        tokens = np.append(truncate(np.asarray(history, dtype=np.int64), config.max_len - 1), self.mask_index)  # (length,)
+        length = tokens.size
+        # Right-aligned like the padded training input: the mask sits in the last position slot.
+        x = w["item_embedding"][tokens] * self.embedding_scale + self.positions[config.max_len - length:]  # (length, hidden)
+        x = _layer_norm(x, w["embedding_norm/gamma"], w["embedding_norm/beta"], config.layer_norm_epsilon)
+        head_size = config.hidden_size // config.num_heads
+        for index in range(config.num_layers):
+            prefix = f"block_{index}/"
+            query = np.einsum("ld,dhk->lhk", x, w[prefix + "query/kernel"]) + w[prefix + "query/bias"]  # (length, heads, head_size)
+            key = np.einsum("ld,dhk->lhk", x, w[prefix + "key/kernel"]) + w[prefix + "key/bias"]  # (length, heads, head_size)
+            value = np.einsum("ld,dhk->lhk", x, w[prefix + "value/kernel"]) + w[prefix + "value/bias"]  # (length, heads, head_size)
+            logits = np.einsum("lhk,mhk->hlm", query / math.sqrt(head_size), key)  # (heads, length, length)
+            attention = _softmax(logits, axis=-1)  # (heads, length, length)
+            context = np.einsum("hlm,mhk->lhk", attention, value)  # (length, heads, head_size)
+            attended = np.einsum("lhk,hkd->ld", context, w[prefix + "output/kernel"]) + w[prefix + "output/bias"]  # (length, hidden)
+            x = _layer_norm(x + attended, w[prefix + "attention_norm/gamma"], w[prefix + "attention_norm/beta"], config.layer_norm_epsilon)
+            inner = _gelu(x @ w[prefix + "ff_inner/kernel"] + w[prefix + "ff_inner/bias"])  # (length, feed_forward_size)
+            outer = inner @ w[prefix + "ff_outer/kernel"] + w[prefix + "ff_outer/bias"]  # (length, hidden)
+            x = _layer_norm(x + outer, w[prefix + "ff_norm/gamma"], w[prefix + "ff_norm/beta"], config.layer_norm_epsilon)
+        last = x[-1]  # (hidden,): the mask slot
+        projected = _gelu(last @ w["head_dense/kernel"] + w["head_dense/bias"])
+        projected = _layer_norm(projected, w["head_norm/gamma"], w["head_norm/beta"], config.layer_norm_epsilon)
+        return projected @ self.output_matrix + w["output_bias"]  # (num_items,)
