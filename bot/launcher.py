@@ -25,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -60,7 +61,11 @@ class LauncherOptions:
     """Interface for the web chat and the Rasa server; the action server always stays on 127.0.0.1."""
     web_port: int = 8080
     rasa_port: int = 5005
+    """Port of the Rasa server, or of the round-robin proxy when ``rasa_servers`` > 1."""
     actions_port: int = 5055
+    rasa_servers: int = 1
+    """Number of Rasa servers; more than one needs a shared SQL tracker store and a Redis lock store,
+    and puts them on the ports after ``rasa_port`` behind a round-robin proxy on ``rasa_port``."""
     runs_dir: Path = REPO_ROOT / "var" / "runs"
     model_dir: Path = REPO_ROOT / "models"
     model_name: str = "assistant"
@@ -92,6 +97,13 @@ class LauncherOptions:
     @property
     def rasa_url(self) -> str:
         return f"http://{_url_host(self.host)}:{self.rasa_port}"
+
+    @property
+    def rasa_server_ports(self) -> list[int]:
+        """Ports of the Rasa servers themselves."""
+        if self.rasa_servers == 1:
+            return [self.rasa_port]
+        return [self.rasa_port + offset for offset in range(1, self.rasa_servers + 1)]
 
     @property
     def actions_url(self) -> str:
@@ -142,6 +154,9 @@ def parse_options(argv: list[str] | None = None, env: Mapping[str, str] = os.env
                         help="port of the Rasa server (default: %(default)s)")
     parser.add_argument("--actions-port", type=_port, default=int(env.get("BOT_ACTIONS_PORT", 5055)),
                         help="port of the action server, on 127.0.0.1 (default: %(default)s)")
+    parser.add_argument("--rasa-servers", type=int, default=1, metavar="N",
+                        help="start N Rasa servers behind a round-robin proxy on --rasa-port; N > 1 needs "
+                             "BOT_TRACKER_STORE_URL (PostgreSQL) and BOT_LOCK_STORE_URL (Redis) (default: 1)")
     parser.add_argument("--dataset", default=None,
                         help="dataset name or path for the engine (default: RECENGINE_DATASET or ml-latest-small)")
     parser.add_argument("--project", type=Path, default=REPO_ROOT,
@@ -157,6 +172,8 @@ def parse_options(argv: list[str] | None = None, env: Mapping[str, str] = os.env
     parser.add_argument("--start-timeout", type=float, default=300.0,
                         help="seconds each server may take to become ready (default: %(default)s)")
     args = parser.parse_args(argv)
+    if not 1 <= args.rasa_servers <= 16:
+        parser.error(f"--rasa-servers must be between 1 and 16, not {args.rasa_servers}")
 
     project = args.project.resolve()
     cors = tuple(origin.strip() for origin in env.get(CORS_VARIABLE, "").split(",") if origin.strip())
@@ -166,6 +183,7 @@ def parse_options(argv: list[str] | None = None, env: Mapping[str, str] = os.env
         web_port=args.web_port,
         rasa_port=args.rasa_port,
         actions_port=args.actions_port,
+        rasa_servers=args.rasa_servers,
         runs_dir=(args.runs_dir or project / "var" / "runs").resolve(),
         model_dir=(args.model_dir or project / "models").resolve(),
         dataset=args.dataset,
@@ -283,11 +301,13 @@ class Launcher:
     def _check_ports(self) -> None:
         options = self.options
         wanted = [("web chat", options.host, options.web_port, "--web-port"),
-                  ("Rasa server", options.host, options.rasa_port, "--rasa-port"),
                   ("action server", "127.0.0.1", options.actions_port, "--actions-port")]
+        if options.rasa_servers > 1:
+            wanted.append(("round-robin proxy", options.host, options.rasa_port, "--rasa-port"))
+        wanted += [("Rasa server", options.host, port, "--rasa-port") for port in options.rasa_server_ports]
         ports = [port for _, _, port, _ in wanted]
         if len(set(ports)) != len(ports):
-            raise ConfigError(f"the web chat, Rasa and action server ports must differ; got {ports}.")
+            raise ConfigError(f"the web chat, Rasa, proxy and action server ports must all differ; got {ports}.")
         for label, host, port, flag in wanted:
             if port_in_use(host, port):
                 raise ConfigError(
@@ -302,6 +322,8 @@ class Launcher:
         run_config = compose_run_config(
             options.project / "credentials.yml", options.project / "endpoints.yml", env, options.actions_url
         )
+        if options.rasa_servers > 1:
+            _require_shared_stores(run_config.endpoints, options.rasa_servers)
         write_yaml(run_config.credentials, self.run_dir / "credentials.yml")
         write_yaml(run_config.endpoints, self.run_dir / "endpoints.yml")
         log.info("Channels: %s", ", ".join(run_config.channels))
@@ -353,38 +375,72 @@ class Launcher:
         inputs = ModelInputs(project=options.project, model_dir=options.model_dir, model_name=options.model_name)
         if not inputs.config.is_file():
             raise ConfigError(f"{inputs.config} is missing, so there is no Rasa project to train in {options.project}.")
-        current = fingerprint(inputs)
-        if not options.force_train and is_up_to_date(inputs):
-            log.info("Rasa model: %s is up to date with config, domain and data", inputs.model_path)
-            return
-        assert self.run_dir is not None
-        log.info("Rasa model: training %s (log: %s)", inputs.model_path, self.run_dir / "train.log")
         options.model_dir.mkdir(parents=True, exist_ok=True)
-        self._run_step("train", "Rasa training (rasa train)", training_command(options.python, inputs), options.build_timeout)
-        if not inputs.model_path.is_file():
-            raise StartError(
-                ProcessSpec("train", "Rasa training", [], self.run_dir / "train.log", options.project),
-                f"it finished without writing {inputs.model_path}", log_tail(self.run_dir / "train.log"),
-            )
-        record_fingerprint(inputs, current)
+        # Two launchers (or test runs) sharing models/ must not write the same model at once.
+        with _exclusive_lock(options.model_dir / f"{options.model_name}.train.lock", "the Rasa model"):
+            current = fingerprint(inputs)
+            if not options.force_train and is_up_to_date(inputs):
+                log.info("Rasa model: %s is up to date with config, domain and data", inputs.model_path)
+                return
+            assert self.run_dir is not None
+            log.info("Rasa model: training %s (log: %s)", inputs.model_path, self.run_dir / "train.log")
+            self._run_step("train", "Rasa training (rasa train)", training_command(options.python, inputs),
+                           options.build_timeout)
+            if not inputs.model_path.is_file():
+                raise StartError(
+                    ProcessSpec("train", "Rasa training", [], self.run_dir / "train.log", options.project),
+                    f"it finished without writing {inputs.model_path}", log_tail(self.run_dir / "train.log"),
+                )
+            record_fingerprint(inputs, current)
 
-    def _server_specs(self, run_config) -> list[ProcessSpec]:
+    def _rasa_spec(self, run_config, port: int, name: str, label: str) -> ProcessSpec:
         options = self.options
         assert self.run_dir is not None
         model = ModelInputs(options.project, options.model_dir, options.model_name).model_path
-        rasa_command = [
+        command = [
             options.python, "-m", "rasa", "run",
             "--model", str(model),
             "--endpoints", str(self.run_dir / "endpoints.yml"),
             "--credentials", str(self.run_dir / "credentials.yml"),
             "--interface", options.host,
-            "--port", str(options.rasa_port),
+            "--port", str(port),
             "--cors", *options.allowed_origins(),
         ]
         if options.auth_token:
             # NOTE: Rasa 3.6 takes the token only as a command-line argument, so local users who can
-            # list processes can read it; run the launcher under its own account where that matters.
-            rasa_command += ["--enable-api", "--auth-token", options.auth_token]
+            # list processes can read it. Run the launcher under its own account where that matters.
+            command += ["--enable-api", "--auth-token", options.auth_token]
+        return ProcessSpec(
+            name=name, label=label, command=command,
+            log_path=self.run_dir / f"{name}.log", cwd=options.project,
+            env=self._child_env(**run_config.child_env),
+            # The REST channel's own health route exists only once the model is loaded and the
+            # channel is mounted.
+            health_url=f"http://{_url_host(options.host)}:{port}/webhooks/rest/",
+            health_check=lambda body: b'"ok"' in body,
+            start_timeout=options.start_timeout,
+        )
+
+    def _server_specs(self, run_config) -> list[ProcessSpec]:
+        options = self.options
+        assert self.run_dir is not None
+        if options.rasa_servers == 1:
+            rasa_specs = [self._rasa_spec(run_config, options.rasa_port, "rasa", "Rasa server")]
+        else:
+            rasa_specs = [
+                self._rasa_spec(run_config, port, f"rasa-{number}", f"Rasa server {number} (port {port})")
+                for number, port in enumerate(options.rasa_server_ports, start=1)
+            ]
+            upstreams = [f"http://{_url_host(options.host)}:{port}" for port in options.rasa_server_ports]
+            rasa_specs.append(ProcessSpec(
+                name="proxy", label="round-robin proxy",
+                command=[options.python, "-m", "bot.proxy", "--host", options.host, "--port", str(options.rasa_port),
+                         *upstreams],
+                log_path=self.run_dir / "proxy.log", cwd=REPO_ROOT, env=self._child_env(),
+                health_url=f"{options.rasa_url}/webhooks/rest/",
+                health_check=lambda body: b'"ok"' in body,
+                start_timeout=options.start_timeout,
+            ))
         web_command = [options.python, "-m", "bot.webserver", "--host", options.host,
                        "--port", str(options.web_port), "--rasa-port", str(options.rasa_port)]
         if options.public_rasa_url:
@@ -399,17 +455,7 @@ class Launcher:
                 health_check=lambda body: b'"ok"' in body,
                 start_timeout=options.start_timeout,
             ),
-            ProcessSpec(
-                name="rasa", label="Rasa server",
-                command=rasa_command,
-                log_path=self.run_dir / "rasa.log", cwd=options.project,
-                env=self._child_env(**run_config.child_env),
-                # The REST channel's own health route: it exists only once the model is loaded and
-                # the channel is mounted.
-                health_url=f"http://{_url_host(options.host)}:{options.rasa_port}/webhooks/rest/",
-                health_check=lambda body: b'"ok"' in body,
-                start_timeout=options.start_timeout,
-            ),
+            *rasa_specs,
             ProcessSpec(
                 name="web", label="web chat server",
                 command=web_command,
@@ -434,7 +480,8 @@ class Launcher:
             "",
             f"Ready in {seconds:.1f} s.",
             f"  Web chat:       {options.web_url}",
-            f"  Rasa REST:      {options.rasa_url}/webhooks/rest/webhook",
+            f"  Rasa REST:      {options.rasa_url}/webhooks/rest/webhook"
+            + (f" (round robin over {options.rasa_servers} servers)" if options.rasa_servers > 1 else ""),
             f"  Rasa HTTP API:  {'on (token from ' + AUTH_TOKEN_VARIABLE + ')' if options.auth_token else 'off (set ' + AUTH_TOKEN_VARIABLE + ' to turn it on)'}",
             f"  Logs:           {self.run_dir}",
             "" if options.check_only else "Press Ctrl-C to stop.",
@@ -471,6 +518,46 @@ class Launcher:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+@contextmanager
+def _exclusive_lock(path: Path, what: str):
+    """Hold an exclusive advisory lock on ``path``, logging while another process holds it."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        waited_since = time.monotonic()
+        next_note = waited_since
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= next_note:
+                    log.info("Waiting for another process to finish building %s (lock: %s, %.0f s so far)",
+                             what, path, time.monotonic() - waited_since)
+                    next_note += 30
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _require_shared_stores(endpoints: dict, servers: int) -> None:
+    """Reject several Rasa servers unless they share a server-based tracker store and lock store."""
+    tracker = endpoints.get("tracker_store") or {}
+    lock = endpoints.get("lock_store") or {}
+    tracker_shared = str(tracker.get("type", "")).lower() not in ("", "in_memory") and \
+        str(tracker.get("dialect", "")).lower() != "sqlite"
+    lock_shared = str(lock.get("type", "")).lower() not in ("", "in_memory")
+    if not (tracker_shared and lock_shared):
+        raise ConfigError(
+            f"{servers} Rasa servers need a tracker store and a lock store they all share: set "
+            "BOT_TRACKER_STORE_URL=postgresql://user@127.0.0.1:5432/rasa and "
+            "BOT_LOCK_STORE_URL=redis://127.0.0.1:6379/0 (got tracker store "
+            f"{tracker.get('type', 'in memory')} {tracker.get('dialect', '')}, lock store {lock.get('type', 'in memory')})."
+        )
 
 
 def _raise_interrupted(signum: int, _frame) -> None:

@@ -297,6 +297,22 @@ def _compose_endpoints(
     return endpoints, extra_env
 
 
+def _anchor_sqlite_path(endpoints: dict[str, Any], project: Path) -> None:
+    """Make a relative SQLite tracker path absolute from the project folder and create its folder.
+
+    Rasa opens the path relative to its working directory, and SQLite cannot create a missing folder.
+    """
+    store = endpoints.get("tracker_store") or {}
+    database = store.get("db")
+    if str(store.get("dialect", "")).lower() != "sqlite" or not database or placeholders_in(database):
+        return
+    path = Path(database)
+    if not path.is_absolute():
+        path = project / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store["db"] = str(path)
+
+
 def _check_placeholders(content: dict[str, Any], env: Mapping[str, str], source: Path) -> None:
     missing = sorted(name for name in placeholders_in(content) if not _is_set(env, name))
     if missing:
@@ -313,6 +329,7 @@ def compose_run_config(
     notes: list[str] = []
     credentials = _compose_credentials(read_plain_yaml(credentials_path), env, notes)
     endpoints, extra_env = _compose_endpoints(read_plain_yaml(endpoints_path), env, actions_url, notes)
+    _anchor_sqlite_path(endpoints, endpoints_path.parent)
     merged_env = {**env, **extra_env}
     _check_placeholders(credentials, merged_env, credentials_path)
     _check_placeholders(endpoints, merged_env, endpoints_path)
