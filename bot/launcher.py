@@ -250,8 +250,10 @@ class Launcher:
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")
         if self.options.dataset:
             env["RECENGINE_DATASET"] = self.options.dataset
-        # The project root on the path, so `actions` and `recengine` import without installing.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.options.project), env.get("PYTHONPATH", "")]))
+        # The project (for `actions`) and this repository (for `bot` and `recengine`) on the path, so
+        # both import without installing.
+        paths = dict.fromkeys([str(self.options.project), str(REPO_ROOT), env.get("PYTHONPATH", "")])
+        env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
         env.update(extra)
         return env
 
@@ -345,7 +347,7 @@ class Launcher:
             while step.returncode is None:
                 if time.monotonic() - started > timeout:
                     step.stop()
-                    raise StartError(spec, f"it did not finish within {timeout:.0f} s", log_tail(spec.log_path))
+                    raise StartError(spec, f"it did not finish within {timeout:.0f} s", log_tail(spec.log_path), "failed")
                 if time.monotonic() > next_note:
                     log.info("  still running (%.0f s so far; log: %s)", time.monotonic() - started, spec.log_path)
                     next_note += 30
@@ -355,7 +357,7 @@ class Launcher:
                 step.stop()
             self._stepping = None
         if step.returncode != 0:
-            raise StartError(spec, f"it exited with status {step.returncode}", log_tail(spec.log_path))
+            raise StartError(spec, f"it exited with status {step.returncode}", log_tail(spec.log_path), "failed")
         log.info("  done in %.1f s", time.monotonic() - started)
 
     def _build_artefacts(self) -> None:
@@ -389,7 +391,7 @@ class Launcher:
             if not inputs.model_path.is_file():
                 raise StartError(
                     ProcessSpec("train", "Rasa training", [], self.run_dir / "train.log", options.project),
-                    f"it finished without writing {inputs.model_path}", log_tail(self.run_dir / "train.log"),
+                    f"it finished without writing {inputs.model_path}", log_tail(self.run_dir / "train.log"), "failed",
                 )
             record_fingerprint(inputs, current)
 
@@ -467,7 +469,8 @@ class Launcher:
         ]
 
     def _start_servers(self, run_config) -> None:
-        log.info("Starting the action server, the Rasa server and the web chat")
+        servers = "the Rasa server" if self.options.rasa_servers == 1 else f"{self.options.rasa_servers} Rasa servers and their proxy"
+        log.info("Starting the action server, %s and the web chat", servers)
         for spec in self._server_specs(run_config):
             server = ManagedProcess(spec)
             self.servers.append(server)

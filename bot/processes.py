@@ -52,11 +52,11 @@ class ProcessSpec:
 class StartError(RuntimeError):
     """A child process exited or timed out during start-up; the message names it and its log."""
 
-    def __init__(self, spec: ProcessSpec, reason: str, tail: str):
+    def __init__(self, spec: ProcessSpec, reason: str, tail: str, failure: str = "failed to start"):
         self.spec = spec
         self.reason = reason
         self.tail = tail
-        message = f"The {spec.label} failed to start: {reason}. Its log is {spec.log_path}"
+        message = f"The {spec.label} {failure}: {reason}. Its log is {spec.log_path}"
         if tail:
             message += f"; the last lines:\n{tail}"
         super().__init__(message)
@@ -132,19 +132,6 @@ class ManagedProcess:
                 preexec_fn=_die_with_parent,
             )
         log.info("Started the %s (pid %d), logging to %s", self.spec.label, self._process.pid, self.spec.log_path)
-
-    def run_to_completion(self, timeout: float | None = None) -> int:
-        """Start the process and wait for it to exit; return its exit status."""
-        self.start()
-        assert self._process is not None
-        try:
-            return self._process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            raise StartError(self.spec, f"it did not finish within {timeout:.0f} s", log_tail(self.spec.log_path)) from None
-        except BaseException:
-            self.stop()
-            raise
 
     def is_healthy(self) -> bool:
         """Return True when the health URL answers 200 (and passes the body check)."""

@@ -14,7 +14,7 @@
   const MAX_SAVED_ENTRIES = 200;
   const REQUEST_TIMEOUT_MS = 60000;
   const GREETING_PAYLOAD = "/greet";
-  const RATE_INTENT = "/rate";
+  const RATE_INTENT = "rate_movie";
 
   const transcriptList = document.getElementById("transcript");
   const statusLine = document.getElementById("status");
@@ -109,22 +109,26 @@
 
   // ---- payload parsing -----------------------------------------------------------------------
 
-  // "/rate{"movie_id": 6, "rating": 4}" -> {movie_id: 6, rating: 4}; anything else -> null.
-  function parseRatePayload(payload) {
-    if (typeof payload !== "string" || payload.indexOf(RATE_INTENT + "{") !== 0) {
+  // A button is a star if its payload is "/<intent>{...}" with a "score" or "rating" entity from
+  // 0.5 to 5, as in '/give_score{"score": 4}' or '/rate{"movie_id": 6, "rating": 4}'.
+  function parseScorePayload(payload) {
+    const match = typeof payload === "string" ? /^\/[A-Za-z0-9_]+(\{.*\})$/.exec(payload) : null;
+    if (!match) {
       return null;
     }
     try {
-      const entities = JSON.parse(payload.slice(RATE_INTENT.length));
-      const rating = Number(entities.rating);
-      return Number.isFinite(rating) ? { movieId: entities.movie_id, rating: rating } : null;
+      const entities = JSON.parse(match[1]);
+      const value = entities.score !== undefined ? entities.score : entities.rating;
+      const score = Number(value);
+      return value !== null && Number.isFinite(score) && score >= 0.5 && score <= 5 ? score : null;
     } catch (error) {
       return null;
     }
   }
 
-  function ratePayload(movieId, rating) {
-    return RATE_INTENT + JSON.stringify({ movie_id: movieId, rating: rating });
+  // The payload a card's own stars send; the assistant's rating intent takes the movie id and score.
+  function cardRatingPayload(movieId, score) {
+    return "/" + RATE_INTENT + JSON.stringify({ movie_id: movieId, score: score });
   }
 
   function validButtons(buttons) {
@@ -188,7 +192,7 @@
   }
 
   function renderButtons(buttons, entry) {
-    const ratings = buttons.map(function (button) { return parseRatePayload(button.payload); });
+    const ratings = buttons.map(function (button) { return parseScorePayload(button.payload); });
     const isRating = ratings.every(function (rating) { return rating !== null; });
     const group = element("div", isRating ? "choices stars" : "choices");
     group.setAttribute("role", "group");
@@ -200,10 +204,11 @@
       node.type = "button";
       if (isRating) {
         node.appendChild(element("span", "star-glyph", "★"));
-        node.appendChild(element("span", "star-value", String(ratings[index].rating)));
-        node.setAttribute("aria-label", title);
+        node.appendChild(element("span", "star-value", String(ratings[index])));
+        // The bot's title may be all glyphs ("★★★★ 4"), so screen readers get the number in words.
+        node.setAttribute("aria-label", ratings[index] + (ratings[index] === 1 ? " star" : " stars"));
         node.title = title;
-        node.dataset.level = String(ratings[index].rating);
+        node.dataset.level = String(ratings[index]);
       } else {
         node.textContent = title;
       }
@@ -335,7 +340,7 @@
         markAnswered(stars, star);
         saveTranscript();
         messageInput.focus();
-        send(ratePayload(movie.movieId, level), movieLabel(movie) + ": " + label);
+        send(cardRatingPayload(movie.movieId, level), movieLabel(movie) + ": " + label);
       });
       stars.appendChild(star);
     }
@@ -456,6 +461,12 @@
     }
     messageInput.value = "";
     send(text, text, { restoreText: text });
+  });
+
+  // Following "#message" alone scrolls but may leave the focus where it was; the link is for keyboards.
+  document.querySelector(".skip-link").addEventListener("click", function (event) {
+    event.preventDefault();
+    messageInput.focus();
   });
 
   clearButton.addEventListener("click", function () {
