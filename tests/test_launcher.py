@@ -462,16 +462,7 @@ def test_cold_then_warm_start(tiny_project):
 @pytest.mark.slow
 def test_ctrl_c_stops_every_process(tiny_project):
     launcher = _launch(tiny_project)
-    lines: list[str] = []
-    deadline = time.monotonic() + 600
-    assert launcher.stdout is not None
-    for line in launcher.stdout:
-        lines.append(line)
-        if line.startswith("Press Ctrl-C to stop."):
-            break
-        assert time.monotonic() < deadline, "".join(lines)
-    else:
-        pytest.fail("the launcher exited before it was ready:\n" + "".join(lines))
+    lines = [_wait_ready(launcher)]
     run = _latest_run(tiny_project)
     pids = json.loads((run / "pids.json").read_text())
     assert set(pids) == {"launcher", "actions", "rasa", "web"}
@@ -487,6 +478,16 @@ def test_ctrl_c_stops_every_process(tiny_project):
         replies = json.loads(response.read())
     assert replies == [{"recipient_id": "tester-1", "text": "hello from the action server to tester-1"}]
 
+    # Without BOT_AUTH_TOKEN the HTTP API is not there at all.
+    base = rest.split("/webhooks/")[0]
+    for path in ("/conversations/tester-1/tracker", "/status"):
+        assert _status(base + path) == 404, path
+
+    # Browsers may call Rasa from the web chat's origin only.
+    web = re.search(r"Web chat: +(\S+)", "".join(lines)).group(1)
+    assert _allowed_origin(rest, web) == web
+    assert _allowed_origin(rest, "http://elsewhere.example") is None
+
     launcher.send_signal(signal.SIGINT)
     rest_of_output, _ = launcher.communicate(timeout=60)
     assert launcher.returncode == 0, rest_of_output
@@ -494,6 +495,58 @@ def test_ctrl_c_stops_every_process(tiny_project):
     while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert [name for name, pid in pids.items() if _alive(pid)] == []
+
+
+def _status(url: str, timeout: float = 30) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _allowed_origin(url: str, origin: str) -> str | None:
+    """Send a CORS preflight for a JSON POST from ``origin``; return the origin the server allows."""
+    import urllib.request
+
+    request = urllib.request.Request(url, method="OPTIONS", headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type",
+    })
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.headers.get("Access-Control-Allow-Origin")
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_http_api_needs_token(tiny_project):
+    token = "launcher-test-token"
+    launcher = _launch(tiny_project, env=_clean_env(BOT_AUTH_TOKEN=token))
+    try:
+        output = _wait_ready(launcher)
+        base = re.search(r"Rasa REST: +(\S+)", output).group(1).split("/webhooks/")[0]
+        assert "Rasa HTTP API:  on" in output
+        assert _status(f"{base}/conversations/someone/tracker") == 401
+        assert _status(f"{base}/conversations/someone/tracker?token=wrong") == 401
+        assert _status(f"{base}/conversations/someone/tracker?token={token}") == 200
+    finally:
+        launcher.send_signal(signal.SIGINT)
+        launcher.communicate(timeout=60)
+    assert launcher.returncode == 0
+
+
+def _wait_ready(launcher: subprocess.Popen, timeout: float = 600) -> str:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert launcher.stdout is not None
+    for line in launcher.stdout:
+        lines.append(line)
+        if line.startswith("Press Ctrl-C to stop."):
+            return "".join(lines)
+        assert time.monotonic() < deadline, "".join(lines)
+    pytest.fail("the launcher exited before it was ready:\n" + "".join(lines))
 
 
 @pytest.mark.e2e
