@@ -87,9 +87,9 @@ def test_same_director_outranks_same_genre_only():
     model = ContentModel.fit(catalog, ContentConfig(quality_rerank=False))
     ids, sims = model.neighbours(1)
     assert ids.tolist() == [2, 3]
-    # Seed = 2·director + drama, |seed| = √5; same director: 4/5; same genre: 1/√5.
-    assert sims[0] == pytest.approx(0.8, abs=1e-6)
-    assert sims[1] == pytest.approx(1 / math.sqrt(5), abs=1e-6)
+    # Seed = 2·director + 0.5·drama, |seed|² = 4.25; same director: 4/4.25; same genre: 0.25/(√4.25·0.5).
+    assert sims[0] == pytest.approx(4 / 4.25, abs=1e-6)
+    assert sims[1] == pytest.approx(0.5 / math.sqrt(4.25), abs=1e-6)
 
 
 def test_movie_is_never_its_own_neighbour(film_model):
@@ -114,6 +114,34 @@ def test_director_weight_changes_ranking():
     assert single.neighbours(1)[1].tolist() == pytest.approx([2 / 3, 1 / 3], abs=1e-6)
 
 
+def test_genre_weight_changes_ranking():
+    catalog = make_catalog([
+        {"id": 1, "title": "Seed", "genres": ["Drama", "War"], "cast": ["Ann Actor"], "keywords": ["siege"]},
+        {"id": 2, "title": "Genres Only", "genres": ["Drama", "War"]},
+        {"id": 3, "title": "Cast And Keyword", "genres": ["Comedy"], "cast": ["Ann Actor"], "keywords": ["siege"]},
+    ])
+    # Seed norm² 2w² + 2. Genres only: 2w²/(√(2w²+2)·√2·w); cast and keyword: 2/(√(2w²+2)·√(w²+2)).
+    even = ContentModel.fit(catalog, ContentConfig(genre_weight=1.0))
+    halved = ContentModel.fit(catalog, ContentConfig(genre_weight=0.5))
+    assert even.neighbours(1)[0].tolist() == [2, 3]
+    assert even.neighbours(1)[1].tolist() == pytest.approx([2 / (2 * math.sqrt(2)), 2 / (2 * math.sqrt(3))], abs=1e-6)
+    assert halved.neighbours(1)[0].tolist() == [3, 2]
+    assert halved.neighbours(1)[1].tolist() == pytest.approx(
+        [2 / (math.sqrt(2.5) * math.sqrt(2.25)), 0.5 / (math.sqrt(2.5) * math.sqrt(2) * 0.5)], abs=1e-6)
+
+
+def test_max_tags_keeps_most_applied_tags():
+    catalog = make_catalog([
+        {"id": 1, "title": "Seed", "tags": ["atmospheric", "slow"]},
+        {"id": 2, "title": "Slow One", "tags": ["slow"]},
+        {"id": 3, "title": "Atmospheric One", "tags": ["atmospheric"]},
+    ])
+    every_tag = ContentModel.fit(catalog)
+    first_tag = ContentModel.fit(catalog, ContentConfig(max_tags=1))
+    assert every_tag.neighbours(1)[0].tolist() == [2, 3]
+    assert first_tag.neighbours(1)[0].tolist() == [3]
+
+
 def test_names_stay_distinct_after_folding():
     catalog = make_catalog([
         {"id": 1, "title": "Seed", "cast": ["Tom Hanks"]},
@@ -130,18 +158,19 @@ def test_singleton_keyword_is_dropped():
         {"id": 2, "title": "Plain Heist", "genres": ["Crime"], "keywords": ["heist"]},
     ])
     model = ContentModel.fit(catalog)
-    # With "zebra" kept the cosine would be 2/√6 ≈ 0.816; dropped, both vectors are equal.
+    # With "zebra" dropped both vectors are equal. Kept, |1|² = 0.25 + 1 + 1, |2|² = 0.25 + 1 and they share 1.25.
     assert cosine_of(model, 1, 2) == pytest.approx(1.0, abs=1e-6)
     kept = ContentModel.fit(catalog, ContentConfig(min_term_movies=1))
-    assert cosine_of(kept, 1, 2) == pytest.approx(2 / math.sqrt(6), abs=1e-6)
+    assert cosine_of(kept, 1, 2) == pytest.approx(1.25 / math.sqrt(2.25 * 1.25), abs=1e-6)
 
 
 def test_stemming_merges_love_and_loving(film_model):
     shared = film_model.shared_features(7, 8)
     assert shared.keywords == ("love",)
     assert shared.genres == ("Drama", "Romance")
-    # Titanic: 2·director + 3 cast + 2 genres + ship (dropped) + love: norm² 4+3+2+1 = 10; Notebook: 2 genres + love.
-    assert cosine_of(film_model, 8, 7) == pytest.approx(3 / math.sqrt(10 * 3), abs=1e-6)
+    # Titanic: 2·director, 3 cast, 2 genres at 0.5, love ("ship" dropped): norm² 4 + 3 + 0.5 + 1 = 8.5.
+    # Notebook: 2 genres at 0.5 and love: norm² 1.5. Shared: 0.25 + 0.25 + 1 = 1.5.
+    assert cosine_of(film_model, 8, 7) == pytest.approx(1.5 / math.sqrt(8.5 * 1.5), abs=1e-6)
 
 
 def test_ties_break_by_rating_count():
