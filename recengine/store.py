@@ -100,6 +100,8 @@ MAX_MOVIE_ID = 2**31 - 1
 
 _ACCEPTED_TEXT = "ratings go from 0.5 to 5 stars in steps of 0.5 (accepted: 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5)"
 _BEGIN_OPTION = "recengine_sqlite_begin"
+# Execution option that marks an executemany whose rows never share a conflict key.
+_UNIQUE_ROWS_OPTION = "recengine_unique_rows"
 # Key of the PostgreSQL advisory lock taken while creating tables, so that processes starting
 # together do not race on CREATE TABLE ("rece" in ASCII).
 _SCHEMA_LOCK_KEY = 0x72656365
@@ -362,6 +364,34 @@ def _create_sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     return engine
 
 
+def _create_postgresql_engine(url: URL) -> Engine:
+    """Create a PostgreSQL engine that checks pooled connections before use."""
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.driver == "psycopg2":
+        event.listen(engine, "do_executemany", _send_rows_in_pages)
+    return engine
+
+
+def _send_rows_in_pages(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """Send an executemany of the store's upserts as INSERTs of 1,000 rows each (psycopg2).
+
+    SQLAlchemy 1.4 batches plain INSERTs this way but sends INSERT … ON CONFLICT DO UPDATE one
+    row per round trip, because a multi-row INSERT fails when two rows hit the same key. The
+    store's callers never repeat a key within one call, and mark such calls with an execution
+    option. Returns True when it executed the statement, False to leave it to SQLAlchemy.
+    """
+    compiled = context.compiled
+    if not context.execution_options.get(_UNIQUE_ROWS_OPTION) or compiled is None or not compiled.insert_single_values_expr:
+        return False
+    template = f"({compiled.insert_single_values_expr})"
+    if template not in statement:
+        return False
+    from psycopg2.extras import execute_values
+
+    execute_values(cursor, statement.replace(template, "%s"), parameters, template=template, page_size=1000)
+    return True
+
+
 def _create_engine(url_text: str, busy_timeout: float) -> Engine:
     try:
         url = make_url(url_text)
@@ -373,6 +403,8 @@ def _create_engine(url_text: str, busy_timeout: float) -> Engine:
     try:
         if url.get_backend_name() == "sqlite":
             return _create_sqlite_engine(url, busy_timeout)
+        if url.get_backend_name() == "postgresql":
+            return _create_postgresql_engine(url)
         return create_engine(url, future=True, pool_pre_ping=True)
     except NoSuchModuleError as error:
         raise StoreUnavailableError(f"Unsupported database URL {url!r}: SQLAlchemy has no dialect {url.drivername!r}.") from error
@@ -389,23 +421,26 @@ class _PreparedInsert:
     """A dialect's INSERT … ON CONFLICT construct, also compiled once into text that is cached.
 
     SQLAlchemy 1.4 does not cache the compiled SQL of the SQLite and PostgreSQL ``insert()``
-    constructs, and compiling one costs more than the database work of storing one rating. A
-    single row therefore runs as the precompiled text; many rows run as the construct, which
-    keeps psycopg2's batched executemany.
+    constructs, and compiling one costs more than the database work of storing one rating, so a
+    single row runs as the precompiled text and many rows run as one executemany of the
+    construct. Callers must not repeat a conflict key within one call: on PostgreSQL the rows
+    are sent as multi-row INSERTs (see ``_send_rows_in_pages``), which reject such repeats.
     """
 
     def __init__(self, statement: Any, dialect: Any, column_keys: tuple[str, ...]) -> None:
         self.statement = statement
-        # Named parameters (":user_id") are the form text() parses, whatever the driver uses.
+        # Named parameters (":user_id") are the form text() parses, whatever the driver uses;
+        # for_executemany leaves out the RETURNING clause that nothing here reads.
         named_dialect = type(dialect)(paramstyle="named")
-        sql = str(statement.compile(dialect=named_dialect, column_keys=list(column_keys)))
+        sql = str(statement.compile(dialect=named_dialect, column_keys=list(column_keys), for_executemany=True))
         columns = statement.table.c
         self.text = text(sql).bindparams(*(bindparam(key, type_=columns[key].type) for key in column_keys))
 
     def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> Any:
+        """Insert ``rows``; the result's rowcount is reliable for a single row only."""
         if len(rows) == 1:
             return connection.execute(self.text, rows[0])
-        return connection.execute(self.statement, rows)
+        return connection.execute(self.statement, rows, execution_options={_UNIQUE_ROWS_OPTION: True})
 
 
 class _NativeInserts(NamedTuple):
@@ -463,6 +498,11 @@ class RatingsStore:
         # None selects the portable (slower) upsert for dialects without ON CONFLICT.
         self._native: _NativeInserts | None = _prepare_native_inserts(self._engine.dialect)
         self._write_engine = self._engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        self._find_user = (
+            select(UserRecord.id)
+            .where(UserRecord.user_key == bindparam("user_key"))
+            .with_for_update(read=True, key_share=True)
+        )
         self._lock: ContextManager[Any] = threading.Lock() if self._dialect == "sqlite" and _is_memory_database(self._url) else nullcontext()
         self._pid = os.getpid()
         self._closed = False
@@ -756,7 +796,7 @@ class RatingsStore:
     def _locked_user_ids(keys: list[str]) -> Any:
         # FOR KEY SHARE (PostgreSQL) makes a concurrent delete of these users wait until this
         # transaction has inserted its ratings; SQLite ignores it because BEGIN IMMEDIATE already
-        # excludes every other writer.
+        # excludes every other writer. The one-user query in __init__ locks the same way.
         return (
             select(UserRecord.user_key, UserRecord.id)
             .where(UserRecord.user_key.in_(keys))
@@ -765,6 +805,10 @@ class RatingsStore:
 
     def _user_id_for_write(self, connection: Connection, user_key: str) -> int:
         """Return the user's id, creating the user when needed, without racing other writers."""
+        # Fast path for a known user; the statement is built once, which saves its compilation.
+        user_id = connection.execute(self._find_user, {"user_key": user_key}).scalar()
+        if user_id is not None:
+            return int(user_id)
         return self._user_ids_for_write(connection, {user_key})[user_key]
 
     def _user_ids_for_write(self, connection: Connection, user_keys: set[str]) -> dict[str, int]:
