@@ -27,6 +27,7 @@ from recengine.content import ContentConfig, build_content_artefact
 from recengine.datasets import dataset_name, resolve_dataset
 from recengine.errors import ArtefactError
 from recengine.movielens import MovieLensData, load_folder
+from recengine.nextwatch.recommender import build_artefact as build_nextwatch_artefact, build_params as nextwatch_params
 
 __all__ = [
     "ArtefactBuilder", "BuildContext", "BUILDERS", "build_artefacts", "artefact_dir", "load_catalog_artefact",
@@ -147,6 +148,7 @@ def load_catalog_artefact(dataset: str | None = None, settings: Settings | None 
 BUILDERS: list[ArtefactBuilder] = [
     ArtefactBuilder("catalog", "1", _build_catalog),
     ArtefactBuilder("content", "1", build_content_artefact, params=ContentConfig().as_dict()),
+    ArtefactBuilder("nextwatch", "1", build_nextwatch_artefact, params=nextwatch_params(), uses_metadata=False),
 ]
 
 
