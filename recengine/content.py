@@ -3,23 +3,23 @@
 Each movie becomes a bag of features, one token per feature, prefixed by its kind so that a
 keyword never collides with a name:
 
-| kind | prefix | source | weight |
+| kind | prefix | source | count |
 |---|---|---|---|
 | director | ``d:`` | ``Catalog.movies["director"]`` | 2 (counted twice) |
 | cast | ``c:`` | the first three names of ``cast`` | 1 each |
 | keyword | ``k:`` | ``keywords``, each word stemmed (Snowball, English) | 1 each |
-| genre | ``g:`` | MovieLens genres | 0.5 each |
+| genre | ``g:`` | MovieLens genres | 0.5 each (see ``ContentConfig.genre_weight``) |
 | tag | ``t:`` | MovieLens user tags, stemmed like keywords | 1 each |
 
 Names are folded and their spaces removed, so "Tom Hanks" becomes ``c:tomhanks`` and stays
 distinct from ``c:tomcruise``. Keyword and tag tokens carried by fewer than
-``ContentConfig.min_term_movies`` movies are dropped: such a term can never be shared, and it
+``ContentConfig.min_term_movies`` movies are dropped. Such a term can never be shared, and it
 would only lengthen its movie's vector. The count is taken after stemming, so "love" on one
 movie and "loving" on another form one shared term.
 
-Similarity is the cosine of the count vectors. No movies x movies matrix is ever held: the
-rows are L2-normalised, multiplied against the whole catalog a block of rows at a time, and
-only the top ``ContentConfig.neighbours`` of each row are kept, so memory is O(n·k) plus one
+Similarity is the cosine of the count vectors. No movies x movies matrix is ever held. The
+rows are L2-normalised and multiplied against the whole catalog one block of rows at a time.
+Only the top ``ContentConfig.neighbours`` of each row are kept, so memory is O(n·k) plus one
 block. Ties are broken by rating count (most rated first), then by movie id, so results are
 deterministic. A request that needs more candidates than the stored neighbours (many movies
 excluded, a genre filter) computes the seed's full similarity row on demand.
@@ -29,16 +29,18 @@ re-ranks the ``quality_pool`` most similar by IMDB weighted rating
 ``WR = v/(v+m)·R + m/(v+m)·C`` (v: rating count, R: mean rating, m: the 75th percentile of
 rating counts, C: the mean rating over the catalog), as the original design did, after
 dropping candidates whose rating count is below ``quality_min_votes_quantile`` of the pool.
-``benchmarks/bench_content.py`` measures both against a popularity chart.
+The weighted rating is the popularity chart's (``PopularityModel.weighted_ratings``).
+Quality is the default because it scored higher in ``benchmarks/bench_content.py``.
 
 Public interface, used by the hybrid model and the evaluation harness:
 
 - :meth:`ContentModel.fit` (from a :class:`~recengine.catalog.Catalog`), :meth:`ContentModel.save`,
-  :meth:`ContentModel.load`;
+  :meth:`ContentModel.load`, :func:`load_content_artefact`;
 - :meth:`ContentModel.similar` and :meth:`ContentModel.recommend` (the shared
   :class:`~recengine.recommender.Recommender` interface);
-- :meth:`ContentModel.neighbours` (stored top-k ids and cosines of one movie) and
-  :meth:`ContentModel.similarities` (one movie's cosine to every movie).
+- :meth:`ContentModel.neighbours` (stored top-k ids and cosines of one movie),
+  :meth:`ContentModel.similarities` (one movie's cosine to every movie, aligned with
+  :attr:`ContentModel.movie_ids`) and :meth:`ContentModel.shared_features`.
 """
 
 from __future__ import annotations
@@ -77,10 +79,8 @@ _META_FILE = "content_meta.json"
 # features tie exactly (sparse products may differ in the last bits) and the tie-break decides.
 _QUANTUM = 1_000_000
 
-_KINDS = {"d": "director", "c": "cast", "k": "keyword", "g": "genre", "t": "tag"}
-
-# Columns carried by at least this share of movies are multiplied densely (BLAS), the rest sparsely;
-# genres make the sparse product nearly dense, while names and keywords are rare.
+# Columns carried by at least this share of movies are multiplied as dense arrays (BLAS) and the
+# rest as sparse ones. Genres would make the sparse product nearly dense, while names are rare.
 _DENSE_COLUMN_SHARE = 0.01
 _MAX_DENSE_COLUMNS = 512
 
@@ -92,11 +92,13 @@ class ContentConfig:
     neighbours: int = 50
     """Neighbours stored per movie (k); memory is about 8·k bytes per movie."""
     director_weight: int = 2
-    """Count given to the director token; 2 makes a shared director outweigh one shared genre or actor."""
+    """Count given to the director token, so a shared director adds 4 to the dot product and an actor 1."""
     genre_weight: float = 0.5
-    """Count given to each genre token. At 1, movies known only by their genres crowd out movies that share
-    a director or cast, since a short vector has a high cosine with anything in its genres; 0.5 raised the
-    benchmark's hit rate@10 from 0.22 to 0.27 (plain) and 0.27 to 0.33 (quality ranking) on ml-latest-small."""
+    """Count given to each genre token.
+
+    At 1, movies known only by their genres crowd out movies that share a director or cast, because
+    a short vector has a high cosine with anything in its genres. On ml-latest-small, 0.5 raised the
+    benchmark's hit rate@10 from 0.22 to 0.27 (plain) and from 0.27 to 0.33 (quality ranking)."""
     cast_size: int = 3
     """Leading actors used per movie."""
     min_term_movies: int = 2
@@ -152,7 +154,7 @@ class ContentConfig:
 
 @dataclass(frozen=True)
 class SharedFeatures:
-    """What a candidate shares with a seed movie, as display names."""
+    """Features a candidate shares with a seed movie, as display names."""
 
     director: str | None = None
     cast: tuple[str, ...] = ()
@@ -200,10 +202,10 @@ class _Tokeniser:
             token = self._terms[text] = "_".join(self._stemmer.stem(word) for word in words(text))
         return token
 
-    def movie(self, director, cast, genres, keywords, tags) -> list[tuple[str, str, int]]:
+    def movie(self, director, cast, genres, keywords, tags) -> list[tuple[str, str, float]]:
         """Return ``(token, display label, count)`` for one movie, before rare terms are dropped."""
         config = self._config
-        tokens: list[tuple[str, str, int]] = []
+        tokens: list[tuple[str, str, float]] = []
         if isinstance(director, str) and self.name(director):
             tokens.append(("d:" + self.name(director), director, config.director_weight))
         seen: set[str] = set()
@@ -518,7 +520,7 @@ class ContentModel:
         indptr, indices = self._features.indptr, self._features.indices
         common = np.intersect1d(indices[indptr[seed]:indptr[seed + 1]], indices[indptr[other]:indptr[other + 1]], assume_unique=True)
         by_kind: dict[str, list[str]] = defaultdict(list)
-        # Most specific first inside a kind: rarer keywords and tags say more than common ones.
+        # Most specific first inside a kind, because a rare keyword or tag tells more than a common one.
         frequency = self._column_movies
         for column in sorted(common.tolist(), key=lambda column: (frequency[column], self._labels[column])):
             by_kind[self._tokens[column][0]].append(self._labels[column])
@@ -683,7 +685,7 @@ class ContentModel:
         most recent liked ratings (``config.liked_rating`` and above, up to ``config.history_seeds``),
         each candidate scored by the sum over seeds of cosine x (rating - liked_rating + 1), explained by
         the seed that contributes most. With neither, an empty list and a ``fallback_reason``, so a
-        caller can fall back to the popularity chart.
+        caller can fall back to the popularity chart. An unknown seed id raises :class:`UnknownMovieError`.
         """
         blocked = request.blocked_ids()
         if request.seed_movie_id is not None:
@@ -704,29 +706,47 @@ class ContentModel:
         if request.n <= 0:
             return Recommendations(items=[], source=SOURCE)
         allowed = self._allowed(blocked, request.genre, request.year_from, request.year_to)
+        totals, best_seed = self._sum_over_seeds(liked, allowed, needed=None)
+        if len(totals) < request.n:
+            # The stored neighbours ran out (many rated or filtered movies): rank the full rows instead.
+            totals, best_seed = self._sum_over_seeds(liked, allowed, needed=request.n)
+        # Scores are rounded like cosines, so the tie-break decides between equal sums.
+        scores = {other: round(total * _QUANTUM) / _QUANTUM for other, total in totals.items()}
+        ranked = sorted(scores, key=lambda other: (-scores[other], -self._strength[other]))[: request.n]
+        items = []
+        for other in ranked:
+            rated = liked[best_seed[other][1]]
+            seed = self._position[int(rated.movie_id)]
+            cosine = float(self._normalised[seed].multiply(self._normalised[other]).sum())
+            items.append(self._suggestion(seed, other, scores[other], cosine, weighted=False, rated=rated))
+        fallback = None if items else "none of the movies similar to your liked ratings matches the request's filters and exclusions."
+        return Recommendations(items=items, source=SOURCE, fallback_reason=fallback)
+
+    def _sum_over_seeds(
+        self, liked: list[RatedMovie], allowed: np.ndarray, needed: int | None,
+    ) -> tuple[dict[int, float], dict[int, tuple[float, int]]]:
+        """Return each candidate's summed weighted cosine and its (largest contribution, seed index).
+
+        With ``needed`` None only the stored neighbours are read; otherwise each seed contributes its
+        ``needed`` most similar allowed movies, computed from the full row when the stored ones run out.
+        """
         totals: dict[int, float] = defaultdict(float)
         best_seed: dict[int, tuple[float, int]] = {}
         for index, rated in enumerate(liked):
             weight = rated.rating - self.config.liked_rating + 1.0
             position = self._position[int(rated.movie_id)]
-            positions, cosines = self._ranked(position, allowed, self.config.neighbours)
+            if needed is None:
+                stored = self._neighbour_positions[position]
+                keep = (stored >= 0) & allowed[np.maximum(stored, 0)]
+                positions, cosines = stored[keep], self._neighbour_cosines[position][keep]
+            else:
+                positions, cosines = self._ranked(position, allowed, needed)
             for other, cosine in zip(positions.tolist(), cosines.tolist()):
                 contribution = weight * cosine
                 totals[other] += contribution
                 if other not in best_seed or contribution > best_seed[other][0]:
                     best_seed[other] = (contribution, index)
-        ranked = sorted(totals, key=lambda other: (-round(totals[other] * _QUANTUM), -self._strength[other]))[: request.n]
-        items = []
-        for other in ranked:
-            rated = liked[best_seed[other][1]]
-            seed = self._position[int(rated.movie_id)]
-            cosine = float(self._neighbour_cosine(seed, other))
-            items.append(self._suggestion(seed, other, totals[other], cosine, weighted=False, rated=rated))
-        fallback = None if items else "none of the movies similar to your liked ratings matches the request's filters and exclusions."
-        return Recommendations(items=items, source=SOURCE, fallback_reason=fallback)
-
-    def _neighbour_cosine(self, seed: int, other: int) -> float:
-        return float((self._normalised[seed].multiply(self._normalised[other])).sum())
+        return totals, best_seed
 
 
 # --------------------------------------------------------------------------------------------

@@ -316,6 +316,29 @@ def test_recommend_from_liked_history(film_catalog, film_model):
     assert top.reason.endswith("; you rated Galaxy Quest (1999) 5 stars")
 
 
+def test_history_scores_sum_weighted_cosines(film_catalog, film_model):
+    history = (RatedMovie(1, 5.0, 1.0), RatedMovie(7, 4.0, 2.0))
+    result = film_model.recommend(Request(history=history, n=8))
+    from_alien = dict(zip(film_model.movie_ids.tolist(), film_model.similarities(1).tolist()))
+    from_titanic = dict(zip(film_model.movie_ids.tolist(), film_model.similarities(7).tolist()))
+    assert result.items
+    for item in result.items:
+        # Weight = rating - 4 + 1: Alien (5 stars) counts twice, Titanic (4 stars) once.
+        expected = 2 * from_alien[item.movie_id] + 1 * from_titanic[item.movie_id]
+        assert item.score == pytest.approx(expected, abs=1e-5)
+    assert set(result.movie_ids) == {movie_id for movie_id in film_model.movie_ids.tolist()
+                                     if movie_id not in (1, 7) and (from_alien[movie_id] > 0 or from_titanic[movie_id] > 0)}
+
+
+def test_history_beyond_stored_neighbours(film_catalog):
+    model = ContentModel.fit(film_catalog, ContentConfig(neighbours=1))
+    assert model.neighbours(4)[0].tolist() == [5]
+    request = Request(history=(RatedMovie(4, 5.0, 1.0), RatedMovie(5, 3.0, 2.0)), n=3)
+    result = check_recommender_contract(model, film_catalog, request)
+    assert len(result.items) == 3
+    assert 5 not in result.movie_ids
+
+
 def test_recommend_without_seed_or_liked_history(film_catalog, film_model):
     for request in (Request(n=5), Request(history=(RatedMovie(1, 2.5),), n=5)):
         result = check_recommender_contract(film_model, film_catalog, request)
