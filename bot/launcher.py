@@ -64,8 +64,8 @@ class LauncherOptions:
     """Port of the Rasa server, or of the round-robin proxy when ``rasa_servers`` > 1."""
     actions_port: int = 5055
     rasa_servers: int = 1
-    """Number of Rasa servers; more than one needs a shared SQL tracker store and a Redis lock store,
-    and puts them on the ports after ``rasa_port`` behind a round-robin proxy on ``rasa_port``."""
+    """Number of Rasa servers. More than one needs a shared SQL tracker store and a Redis lock store;
+    the servers then take the ports after ``rasa_port``, behind a round-robin proxy on ``rasa_port``."""
     runs_dir: Path = REPO_ROOT / "var" / "runs"
     model_dir: Path = REPO_ROOT / "models"
     model_name: str = "assistant"

@@ -72,7 +72,7 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """Return True when nothing can listen on ``host:port`` because another socket holds it."""
+    """Return True when ``host:port`` cannot be bound because another socket is bound to it."""
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -134,7 +134,7 @@ class ManagedProcess:
         log.info("Started the %s (pid %d), logging to %s", self.spec.label, self._process.pid, self.spec.log_path)
 
     def is_healthy(self) -> bool:
-        """Return True when the health URL answers 200 (and passes the body check)."""
+        """Return True when the health URL returns 200 (and the body passes the check)."""
         if self.spec.health_url is None:
             return self.returncode is None
         try:

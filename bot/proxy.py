@@ -2,7 +2,7 @@
 
 Run as ``python -m bot.proxy --port 5005 http://127.0.0.1:5006 http://127.0.0.1:5007``. Each
 request goes to the next server in turn, so one conversation's messages land on different
-servers; that only works when the servers share a tracker store (SQL) and a lock store (Redis).
+servers. That only works when the servers share a tracker store (SQL) and a lock store (Redis).
 Every response carries ``X-Rasa-Upstream`` naming the server that produced it.
 
 This is for demonstrations and tests on one machine. A production set-up puts a real load
@@ -46,15 +46,15 @@ def make_app(upstreams: list[str], timeout: float = 3600.0) -> web.Application:
     turn = itertools.cycle(range(len(bases)))
 
     async def open_session(app: web.Application) -> None:
-        # Rasa answers a message only when the whole turn is done, so the timeout is Rasa's own (one hour).
+        # Rasa responds to a message only when the whole turn is done, so the timeout is Rasa's own (one hour).
         app["session"] = ClientSession(timeout=ClientTimeout(total=timeout), auto_decompress=False)
 
     async def close_session(app: web.Application) -> None:
         await app["session"].close()
 
     async def forward(request: web.Request) -> web.StreamResponse:
-        # NOTE: socket.io sessions live in one server's memory, so its requests always go to the first
-        # server; this proxy does not forward WebSocket upgrades, and clients fall back to polling.
+        # NOTE: socket.io sessions live in one server's memory, so their requests always go to the first
+        # server. This proxy does not forward WebSocket upgrades either, so socket.io clients fall back to polling.
         index = 0 if request.path.startswith("/socket.io") else next(turn)
         target = bases[index] + request.rel_url.path_qs
         body = await request.read()

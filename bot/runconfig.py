@@ -45,7 +45,7 @@ LOCK_PASSWORD_VARIABLE = "BOT_LOCK_STORE_PASSWORD"
 
 
 class ConfigError(ValueError):
-    """A configuration file or setting is invalid; the message names it and says how to fix it."""
+    """A configuration file or setting is invalid. The message names it and how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ _DEFAULT_CHANNELS = ("rest", "socketio", "callback")
 
 @dataclass
 class RunConfig:
-    """What one run passes to Rasa: both files' contents and the variables their placeholders need."""
+    """The files one run passes to Rasa, and the variables their placeholders need."""
 
     credentials: dict[str, Any]
     endpoints: dict[str, Any]

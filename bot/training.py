@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """Where a Rasa project keeps what training reads, and where the model goes."""
+    """The locations of a Rasa project's training inputs and of its trained model."""
 
     project: Path
     model_dir: Path

@@ -1,8 +1,8 @@
 """Start the whole assistant with ``python -m bot`` for a test, on free ports and private stores.
 
-Used by the web chat, callback channel and scale-out tests: each gets a launcher run of its own,
-with the ratings database and the tracker store in the test's temporary folder, and the Rasa model
-shared through ``models/`` (trained once, then reused while config, domain and data are unchanged).
+Used by the web chat, callback channel and scale-out tests. Each gets a launcher run of its own,
+with the ratings database and the tracker store in the test's temporary folder. The Rasa model is
+shared through ``models/``: trained once, then reused while config, domain and data are unchanged.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class RunningAssistant:
 
 
 def post_json(url: str, payload: dict, timeout: float = 120, headers: dict | None = None):
-    """POST JSON and return the decoded JSON answer (or the text when it is not JSON)."""
+    """POST JSON and return the decoded JSON response (or its text when it is not JSON)."""
     request = urllib.request.Request(url, data=json.dumps(payload).encode(),
                                      headers={"Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -1,5 +1,5 @@
-"""The callback channel end to end on loopback: a message posted to Rasa's callback webhook is
-answered by POSTs to the URL in BOT_CALLBACK_URL, here a small receiving server in the test."""
+"""The callback channel end to end on loopback. For a message posted to Rasa's callback webhook,
+the bot's replies are POSTed to the URL in BOT_CALLBACK_URL, here a small receiving server."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Two Rasa servers behind one address, sharing a PostgreSQL tracker store and a Redis lock store.
 
 One conversation alternates between the servers and keeps its state (the last suggestions, so
-"more" continues the list) and its ratings. The Rasa HTTP API answers only with the token.
+"more" continues the list) and its ratings. The Rasa HTTP API rejects requests without the token.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The web chat in real headless Chromium against the whole assistant started by ``python -m bot``.
 
-Covers: the greeting's quick replies, a "something like" request rendered as movie cards, a
-rating given with the star buttons and found in the ratings database, the per-browser sender id
-and transcript surviving a reload, HTML in messages shown as text, a 375 px phone screen, and
-use from the keyboard alone. Screenshots go to ``tests/artifacts/``.
+Covered: the greeting's quick replies and a "something like" request rendered as movie cards. A
+rating given with the star buttons must reach the ratings database. The per-browser sender id and
+the transcript survive a reload, HTML in messages shows as text, and the page works on a 375 px
+phone screen and from the keyboard alone. Screenshots go to ``tests/artifacts/``.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _bot_messages(page) -> int:
 
 
 def _say(page, text: str) -> None:
-    """Type a message and press Enter, then wait until the bot has answered it."""
+    """Type a message and press Enter, then wait for the bot's reply."""
     before = _bot_messages(page)
     page.fill("#message", text)
     page.press("#message", "Enter")
@@ -249,10 +249,13 @@ def test_phone_width(browser, assistant):
         assert page.evaluate("document.documentElement.scrollWidth") <= 375, "the page scrolls sideways"
         for selector in ("#message", "#send"):
             box = page.locator(selector).bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, selector
+            assert box is not None, selector
+            assert box["x"] >= 0, selector
+            assert box["x"] + box["width"] <= 375, selector
             assert box["y"] + box["height"] <= 740, f"{selector} is below the screen"
         card = page.locator(".card").first.bounding_box()
-        assert card["x"] >= 0 and card["x"] + card["width"] <= 375
+        assert card["x"] >= 0
+        assert card["x"] + card["width"] <= 375
         # Touch targets at least 44 CSS pixels high, as phone guidelines ask.
         assert page.locator("#send").bounding_box()["height"] >= 44
         _screenshot(page, "webchat-phone.png")
@@ -298,7 +301,7 @@ def test_accessible_structure(page):
 
 
 def test_unreachable_server_keeps_message(browser, assistant):
-    # With Rasa unreachable the page says so and puts the text back into the box.
+    # With Rasa unreachable the page shows a notice and puts the text back into the box.
     context = browser.new_context()
     page = context.new_page()
     try:
