@@ -1,0 +1,65 @@
+"""Actions for greetings, movie facts and messages the NLU could not place."""
+
+from __future__ import annotations
+
+from typing import Text
+
+from actions.common import MovieAction
+from actions.lists import note_picked_most_known, reply_title_problem
+from actions.ratings import reply_info
+from recengine.parsing import has_meaning
+from recengine.service import FOUND
+
+__all__ = ["ActionGreet", "ActionMovieInfo", "ActionFallback"]
+
+
+class ActionGreet(MovieAction):
+    """Greet a newcomer with ways to start, or a returning user with their rating count."""
+
+    def name(self) -> Text:
+        return "action_greet"
+
+    needs_words = False
+
+    def respond(self, dispatcher, turn, service):
+        count = service.rating_count(turn.sender)
+        if count:
+            dispatcher.utter_message(response="utter_greet_back", count=count)
+        else:
+            dispatcher.utter_message(response="utter_greet_newcomer")
+        return []
+
+
+class ActionMovieInfo(MovieAction):
+    """Facts about one movie: year, director, cast, genres, average rating."""
+
+    def name(self) -> Text:
+        return "action_movie_info"
+
+    def respond(self, dispatcher, turn, service):
+        hint, span = turn.entity_text("movie_title")
+        lookup = service.find_title(turn.text, hint, span)
+        if lookup.status != FOUND:
+            return reply_title_problem(dispatcher, lookup, "info")
+        note_picked_most_known(dispatcher, lookup)
+        return reply_info(dispatcher, service, lookup.movie)
+
+
+class ActionFallback(MovieAction):
+    """Say what was wrong with a message the NLU could not place, with examples of what works."""
+
+    def name(self) -> Text:
+        return "action_fallback"
+
+    needs_words = False
+
+    def respond(self, dispatcher, turn, service):
+        if not turn.text:
+            dispatcher.utter_message(response="utter_empty_message")
+        elif not has_meaning(turn.text):
+            dispatcher.utter_message(response="utter_no_words")
+        elif not any("a" <= char.lower() <= "z" for char in turn.text):
+            dispatcher.utter_message(response="utter_english_only")
+        else:
+            dispatcher.utter_message(response="utter_not_understood")
+        return []
