@@ -25,7 +25,8 @@ _SIMILAR_CUE = re.compile(r"\b(?:like|similar|resembl\w*|lines of|vein (?:of|as)
 
 
 def reply_title_problem(dispatcher: CollectingDispatcher, lookup: TitleLookup, pending_intent: str,
-                        pending_score: float | None = None) -> List[Dict[Text, Any]]:
+                        pending_score: float | None = None,
+                        not_found_response: str = "utter_movie_not_found") -> List[Dict[Text, Any]]:
     """Answer a lookup that found no single movie: ask which one, offer close titles, or ask for a title."""
     if lookup.status == AMBIGUOUS:
         return ask_which_movie(dispatcher, "utter_ask_which_movie", lookup.query, lookup.candidates, pending_intent, pending_score)
@@ -33,7 +34,7 @@ def reply_title_problem(dispatcher: CollectingDispatcher, lookup: TitleLookup, p
         return ask_which_movie(dispatcher, "utter_movie_not_found_suggestions", lookup.query, lookup.candidates,
                                pending_intent, pending_score)
     if lookup.status == NOT_FOUND:
-        dispatcher.utter_message(response="utter_movie_not_found", query=lookup.query)
+        dispatcher.utter_message(response=not_found_response, query=lookup.query)
         return []
     dispatcher.utter_message(response="utter_ask_title")
     return []

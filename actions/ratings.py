@@ -137,7 +137,7 @@ class ActionRateMovie(MovieAction):
             note_picked_most_known(dispatcher, lookup)
         elif lookup is not None and lookup.status != NO_TITLE:
             pending = score.value if score is not None and not score.out_of_range else None
-            return reply_title_problem(dispatcher, lookup, "rate", pending)
+            return reply_title_problem(dispatcher, lookup, "rate", pending, "utter_rating_unknown_movie")
         else:
             movie = _pending_movie(turn, service)
             if movie is None and score is not None and turn.slot(SLOT_LAST_RATED) is not None:
@@ -378,6 +378,9 @@ class _MarkAction(MovieAction):
         if picked is not None and service.has_movie(int(picked)):
             return mark_movies(dispatcher, turn, service, [int(picked)], self.kind)
         hint, span = turn.entity_text("movie_title")
+        if self.kind == "seen" and turn.slot(SLOT_AWAITING) == "seen" and not hint:
+            # "I've seen it" answers the onboarding question "have you seen X?".
+            return ActionAnswerYes(service).respond(dispatcher, turn, service)
         if turn.has_words:
             lookup = service.find_title(turn.text, hint, span)
             if lookup.status == FOUND:

@@ -704,7 +704,13 @@ def _model_loaders() -> list[tuple[str, Callable[[Any, Settings, dict[str, Any]]
 
         return load_svd_artefact(data.catalog, settings=settings)
 
-    return [("content", content), ("svd", svd)]
+    def nextwatch(data, settings, loaded):
+        from recengine.build import artefact_dir
+        from recengine.nextwatch.recommender import NextWatchModel
+
+        return NextWatchModel.load(artefact_dir("nextwatch", settings=settings), data.catalog)
+
+    return [("content", content), ("svd", svd), ("nextwatch", nextwatch)]
 
 
 def _load_models(data, settings: Settings) -> tuple[dict[str, Any], dict[str, str]]:
@@ -715,7 +721,9 @@ def _load_models(data, settings: Settings) -> tuple[dict[str, Any], dict[str, st
         try:
             model = loader(data, settings, models)
         except Exception as error:  # noqa: BLE001 - an unbuilt or broken artefact must not stop the assistant
-            missing[name] = f"the {name} model is not available ({error})"
+            # The reason reaches users ("these come from the content model because ..."), so it
+            # names the model only; the log line has the path and the command that builds it.
+            missing[name] = f"the {name} model is not built yet"
             log.warning("The %s model is not available, so its requests fall back to other models: %s", name, error)
             continue
         if model is not None:

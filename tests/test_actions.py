@@ -173,7 +173,7 @@ def test_unknown_movie_stores_nothing(service, sender):
     text = "rate Everything Everywhere All at Once 5 stars"
     messages, _ = run(ActionRateMovie(service), sender, text, "rate_movie",
                       [title_entity(text, "Everything Everywhere All at Once")])
-    assert responses(messages)[0] in ("utter_movie_not_found", "utter_movie_not_found_suggestions")
+    assert responses(messages)[0] in ("utter_rating_unknown_movie", "utter_movie_not_found_suggestions")
     assert messages[0]["query"] == "Everything Everywhere All at Once"
     assert stored(service, sender) == {}
 
@@ -228,6 +228,12 @@ def test_onboarding_seen_is_not_a_rating(service, sender):
     messages, events = run(ActionAnswerNo(service), sender, "no", "deny", slots=slots)
     assert responses(messages) == ["utter_ask_seen"]
     assert stored(service, sender) == {356: 5.0}
+    slots.update(slots_from(events))
+
+    messages, _ = run(ActionMarkSeen(service), sender, "I've seen it", "seen_it", slots=slots)
+    assert responses(messages) == ["utter_ask_liked"]
+    assert stored(service, sender) == {356: 5.0}
+    assert service.store.marked(sender) == set()
 
 
 # --------------------------------------------------------------------------- lists
@@ -408,3 +414,68 @@ def test_engine_unavailable(service, sender, monkeypatch):
     monkeypatch.setattr(action, "_service", None)
     messages, _ = run(action, sender, "top comedies", "ask_chart")
     assert responses(messages) == ["utter_engine_unavailable"]
+
+
+# --------------------------------------------------------------------------- domain and data
+
+
+def _domain() -> dict[str, Any]:
+    import yaml
+
+    from recengine.config import REPO_ROOT
+
+    return yaml.safe_load((REPO_ROOT / "domain.yml").read_text())
+
+
+def _action_sources() -> str:
+    from recengine.config import REPO_ROOT
+
+    return "\n".join(path.read_text() for path in sorted((REPO_ROOT / "actions").glob("*.py")))
+
+
+def test_every_response_an_action_sends_exists():
+    import re
+
+    sent = set(re.findall(r'"(utter_[a-z_]+)"', _action_sources()))
+    assert sent <= set(_domain()["responses"])
+
+
+def test_every_response_is_sent_somewhere():
+    import re
+
+    from recengine.config import REPO_ROOT
+
+    rules = (REPO_ROOT / "data" / "rules.yml").read_text()
+    sent = set(re.findall(r'"(utter_[a-z_]+)"', _action_sources())) | set(re.findall(r"(utter_[a-z_]+)", rules))
+    assert set(_domain()["responses"]) <= sent
+
+
+def test_every_domain_action_is_implemented():
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(_domain()["actions"]) == set(executor.actions)
+
+
+@pytest.mark.slow
+def test_rasa_data_validate_is_clean():
+    # The only warnings allowed are Rasa's notes that a response is not used in a story or rule,
+    # for responses that the custom actions send (the validator cannot see into them).
+    import re
+    import subprocess
+
+    from recengine.config import REPO_ROOT
+
+    completed = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "rasa"), "data", "validate"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=600,
+                               env={**__import__("os").environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    sent = set(re.findall(r'"(utter_[a-z_]+)"', _action_sources()))
+    for line in output.splitlines():
+        if "UserWarning" not in line or "DeclarativeMeta" in line or "MovedIn20Warning" in line:
+            continue
+        unused = re.search(r"The utterance '(utter_[a-z_]+)' is not used in any story or rule", line)
+        assert unused and unused.group(1) in sent, line
+    assert "No story structure conflicts found" in output

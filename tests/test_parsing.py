@@ -249,3 +249,30 @@ def test_cut_spans():
 ])
 def test_strip_request_words(text, title):
     assert strip_request_words(text) == title
+
+
+def test_nlu_genre_lookup_matches_synonyms():
+    # data/nlu/lookups.yml feeds DIET the same genre words the actions understand.
+    import yaml
+
+    from recengine.config import REPO_ROOT
+
+    data = yaml.safe_load((REPO_ROOT / "data" / "nlu" / "lookups.yml").read_text())
+    lookup = next(item for item in data["nlu"] if item.get("lookup") == "genre")
+    words = {line[2:].strip() for line in lookup["examples"].splitlines() if line.startswith("- ")}
+    assert words == set(GENRE_SYNONYMS)
+
+
+def test_nlu_genre_synonyms_agree_with_parsing():
+    import yaml
+
+    from recengine.config import REPO_ROOT
+
+    data = yaml.safe_load((REPO_ROOT / "data" / "nlu" / "charts.yml").read_text())
+    for item in data["nlu"]:
+        if "synonym" not in item:
+            continue
+        for line in item["examples"].splitlines():
+            word = line[2:].strip()
+            if word:
+                assert item["synonym"] in normalise_genre(word), word
