@@ -20,8 +20,8 @@ Two Markdown tables are printed, followed by the command that produced them:
    them back.
 
 SQLite uses a file in a temporary folder (WAL, ``synchronous=NORMAL``). PostgreSQL uses a fresh
-database on 127.0.0.1:5432 (user postgres, else root), dropped at the end; it is skipped with the
-reason when the server is not reachable.
+database on 127.0.0.1:5432 (user postgres, else root), which is dropped at the end. When the
+server is not reachable, PostgreSQL is skipped and the reason printed.
 """
 
 from __future__ import annotations

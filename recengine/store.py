@@ -1,13 +1,14 @@
 """Per-user movie ratings and "seen" / "not interested" marks in a SQL database.
 
 :class:`RatingsStore` keeps the ratings that people give in conversation (and, when imported, the
-dataset's own ratings) so that the next recommendation for that person uses them. Any SQLAlchemy
-URL works; the default is the SQLite file named by ``RECENGINE_DATABASE_URL`` (``var/ratings.db``).
+dataset's own ratings) so that the next recommendation for that person uses them. It takes any
+SQLAlchemy URL, and the tests run on SQLite and PostgreSQL. The default is
+``get_settings().database_url``: ``RECENGINE_DATABASE_URL``, else the file ``var/ratings.db``.
 
 Rules the store enforces:
 
-- a rating is 0.5 to 5 stars in half steps (:func:`validate_rating` is the only place this rule is
-  written down); rating a movie again replaces the earlier rating, its time and its source;
+- a rating is 0.5 to 5 stars in half steps, a rule written down only in :func:`validate_rating`;
+- rating a movie again replaces the earlier rating, its time and its source;
 - every call runs in its own short transaction on a connection from the store's own pool, so one
   store object may be shared by threads, and several processes may write to one database at once
   without losing a rating;
@@ -91,12 +92,12 @@ log = logging.getLogger(__name__)
 ACCEPTED_RATINGS: tuple[float, ...] = tuple(step / 2 for step in range(1, 11))
 """Every rating the store accepts: 0.5, 1.0, … 5.0."""
 SOURCES = ("conversation", "dataset")
-"""Where a rating came from: said in a chat, or imported from a MovieLens dataset."""
+"""Where a rating came from: given in a chat, or imported from a MovieLens dataset."""
 MARK_KINDS = ("seen", "not_interested")
 """Marks that keep a movie out of a user's suggestions."""
 MAX_USER_KEY_LENGTH = 255
 MAX_MOVIE_ID = 2**31 - 1
-"""The largest value of the 32-bit ``INTEGER`` column that holds movie ids."""
+"""The largest value of the 32-bit ``INTEGER`` column that stores movie ids."""
 
 _ACCEPTED_TEXT = "ratings go from 0.5 to 5 stars in steps of 0.5 (accepted: 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5)"
 _BEGIN_OPTION = "recengine_sqlite_begin"
@@ -109,7 +110,8 @@ _SCHEMA_LOCK_KEY = 0x72656365
 _USER_CREATE_ATTEMPTS = 5
 # Maximum number of user keys in one IN (...) list; well under SQLite's bound-parameter limit.
 _KEYS_PER_QUERY = 500
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# 1970-01-01 as a naive UTC datetime, the form in which all_ratings() reads stored times.
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
 class StoreInputError(RecEngineError, ValueError):
@@ -244,12 +246,12 @@ class _UTCDateTime(TypeDecorator):
         return value
 
 
-# The declarative base holds table definitions only; engines and connections belong to each store.
+# The declarative base contains table definitions only; engines and connections belong to each store.
 Base = declarative_base()
 
 
 class UserRecord(Base):
-    """A person the store knows, identified by a key such as a chat sender id or ``ml:42``."""
+    """A user of the store, identified by a key such as a chat sender id or ``ml:42``."""
 
     __tablename__ = "users"
 
@@ -421,10 +423,10 @@ class _PreparedInsert:
     """A dialect's INSERT … ON CONFLICT construct, also compiled once into text that is cached.
 
     SQLAlchemy 1.4 does not cache the compiled SQL of the SQLite and PostgreSQL ``insert()``
-    constructs, and compiling one costs more than the database work of storing one rating, so a
-    single row runs as the precompiled text and many rows run as one executemany of the
-    construct. Callers must not repeat a conflict key within one call: on PostgreSQL the rows
-    are sent as multi-row INSERTs (see ``_send_rows_in_pages``), which reject such repeats.
+    constructs, and compiling one costs more than the database work of storing one rating. So a
+    single row runs as the precompiled text, and many rows run as one executemany of the
+    construct. Callers must not repeat a conflict key within one call, because on PostgreSQL the
+    rows are sent as multi-row INSERTs (see ``_send_rows_in_pages``), which reject such repeats.
     """
 
     def __init__(self, statement: Any, dialect: Any, column_keys: tuple[str, ...]) -> None:
@@ -503,7 +505,8 @@ class RatingsStore:
             .where(UserRecord.user_key == bindparam("user_key"))
             .with_for_update(read=True, key_share=True)
         )
-        self._lock: ContextManager[Any] = threading.Lock() if self._dialect == "sqlite" and _is_memory_database(self._url) else nullcontext()
+        in_memory = self._dialect == "sqlite" and _is_memory_database(self._url)
+        self._lock: ContextManager[Any] = threading.Lock() if in_memory else nullcontext()
         self._pid = os.getpid()
         self._closed = False
         self._create_tables()
@@ -560,8 +563,9 @@ class RatingsStore:
         except (OperationalError, InterfaceError, PoolTimeoutError) as error:
             raise StoreUnavailableError(
                 f"The ratings database {self.url} failed ({_database_error_reason(error)}). "
-                "Nothing from this call was saved; retry, and if it persists check the database server "
-                "or, for SQLite, which process holds a long write transaction."
+                "The call did not complete. Retry it (the store's writes replace rather than add, so a "
+                "retry never stores a rating twice); if it keeps failing, check the database server or, "
+                "for SQLite, which process keeps a long write transaction open."
             ) from error
 
     # --- ratings
@@ -677,12 +681,11 @@ class RatingsStore:
         with self._transaction(write=False) as connection:
             rows = connection.execute(query).all()
         user_keys, movie_ids, values, moments, sources = zip(*rows) if rows else ((), (), (), (), ())
-        epoch = _EPOCH.replace(tzinfo=None)
         return pd.DataFrame({
             "user_key": pd.Series(user_keys, dtype=object),
             "movie_id": pd.Series(movie_ids, dtype="int64"),
             "rating": pd.Series(values, dtype="float32"),
-            "timestamp": pd.Series([(moment - epoch).total_seconds() for moment in moments], dtype="float64"),
+            "timestamp": pd.Series([(moment - _NAIVE_EPOCH).total_seconds() for moment in moments], dtype="float64"),
             "source": pd.Series(sources, dtype=object),
         })
 
@@ -699,10 +702,12 @@ class RatingsStore:
         ``ratings`` has the columns ``user_id``, ``movie_id``, ``rating`` and ``timestamp``
         (seconds since 1970), as :func:`recengine.movielens.load_dataset` returns them. Dataset
         user 42 becomes the user key ``f"{user_prefix}42"``. Existing ratings of the same user and
-        movie are replaced, so importing twice stores each rating once; when the frame rates a
+        movie are replaced, so importing twice stores each rating once. When the frame rates a
         movie twice for one user, the later timestamp wins. Every row is checked before anything
         is written. Each chunk of ``chunk_size`` rows is its own transaction, so other writers
-        wait for one chunk at most. ``progress`` is called with the row count of each stored chunk.
+        wait for one chunk at most. A database failure part way leaves the earlier chunks stored,
+        and running the import again completes it. ``progress`` is called with the row count of
+        each stored chunk.
         """
         if chunk_size < 1:
             raise StoreInputError(f"Invalid chunk size {chunk_size}: expected a positive number of rows.")
@@ -926,13 +931,16 @@ def _check_dataset_columns(ratings: pd.DataFrame) -> None:
     if bad_movie.any():
         first = int(np.flatnonzero(bad_movie)[0])
         raise StoreInputError(
-            f"Invalid ratings frame: movie id {movie_ids[first]} at row {first}; expected an integer from 1 to {MAX_MOVIE_ID}."
+            f"Invalid ratings frame: movie id {movie_ids[first]} at row {first} (0-based); "
+            f"expected an integer from 1 to {MAX_MOVIE_ID}."
         )
     timestamps = ratings["timestamp"].to_numpy(dtype="float64")
     bad_time = ~np.isfinite(timestamps)
     if bad_time.any():
         first = int(np.flatnonzero(bad_time)[0])
-        raise StoreInputError(f"Invalid ratings frame: timestamp {timestamps[first]!r} at row {first}; expected seconds since 1970.")
+        raise StoreInputError(
+            f"Invalid ratings frame: timestamp {timestamps[first]!r} at row {first} (0-based); expected seconds since 1970."
+        )
 
     # Few distinct values exist, so validating each one keeps validate_rating the only rule.
     values = ratings["rating"].to_numpy()
@@ -942,4 +950,4 @@ def _check_dataset_columns(ratings: pd.DataFrame) -> None:
         except InvalidRatingError as error:
             matches = pd.isna(values) if pd.isna(value) else values == value
             first = int(np.flatnonzero(matches)[0])
-            raise InvalidRatingError(f"Invalid ratings frame, row {first}: {error}") from None
+            raise InvalidRatingError(f"Invalid ratings frame, row {first} (0-based): {error}") from None

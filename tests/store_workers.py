@@ -2,7 +2,7 @@
 
 Every writer (one thread in one process) gets a fixed list of ``(user_key, movie_id, rating)``
 operations from :func:`plan_operations`. The lists overlap on purpose, and
-:func:`expected_ratings` says what the store must hold once every writer has finished.
+:func:`expected_ratings` returns what the store must contain once every writer has finished.
 """
 
 from __future__ import annotations

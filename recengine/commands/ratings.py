@@ -134,9 +134,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     delete_parser = actions.add_parser("delete", parents=[common], help="delete one rating or all ratings of a user")
     delete_parser.add_argument("--user", required=True, metavar="KEY", help="user key")
-    which = delete_parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--movie", type=_movie_id, metavar="ID", help="delete the rating of this movie")
-    which.add_argument("--all", action="store_true", help="delete every rating of the user (marks stay)")
+    target = delete_parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--movie", type=_movie_id, metavar="ID", help="delete the rating of this movie")
+    target.add_argument("--all", action="store_true", help="delete every rating of the user (marks stay)")
     delete_parser.set_defaults(handler=_delete)
 
     import_parser = actions.add_parser(
