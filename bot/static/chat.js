@@ -219,14 +219,14 @@
           node.setAttribute("aria-pressed", "true");
         }
       }
-      node.addEventListener("click", function () {
+      node.addEventListener("click", function (event) {
         if (entry.answered !== undefined) {
           return;
         }
         entry.answered = index;
         markAnswered(group, node);
         saveTranscript();
-        messageInput.focus();
+        keepKeyboardFocus(event);
         send(button.payload, title);
       });
       group.appendChild(node);
@@ -235,6 +235,15 @@
       highlightStars(group);
     }
     return group;
+  }
+
+  // A clicked choice is disabled, which drops the keyboard focus; move it to the message box. A
+  // click from the keyboard has event.detail 0. Pointer and touch clicks leave the focus alone, so a
+  // phone does not pop up its keyboard after every tap.
+  function keepKeyboardFocus(event) {
+    if (event.detail === 0) {
+      messageInput.focus();
+    }
   }
 
   function markAnswered(group, chosen) {
@@ -335,11 +344,11 @@
           star.setAttribute("aria-pressed", "true");
         }
       }
-      star.addEventListener("click", function () {
+      star.addEventListener("click", function (event) {
         entry.cardRatings[index] = level;
         markAnswered(stars, star);
         saveTranscript();
-        messageInput.focus();
+        keepKeyboardFocus(event);
         send(cardRatingPayload(movie.movieId, level), movieLabel(movie) + ": " + label);
       });
       stars.appendChild(star);
@@ -413,7 +422,8 @@
         return;
       }
       replies.forEach(function (reply) {
-        if (!reply || typeof reply !== "object") {
+        // Only text, buttons and custom payloads are rendered; an image-only message has nothing to show.
+        if (!reply || typeof reply !== "object" || !(reply.text || reply.buttons || reply.custom)) {
           return;
         }
         addEntry({ kind: "bot", text: reply.text, buttons: reply.buttons, custom: reply.custom });
