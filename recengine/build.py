@@ -28,6 +28,7 @@ from recengine.datasets import dataset_name, resolve_dataset
 from recengine.errors import ArtefactError
 from recengine.movielens import MovieLensData, load_folder
 from recengine.nextwatch.recommender import build_artefact as build_nextwatch_artefact, build_params as nextwatch_params
+from recengine.svd import build_svd_artefact, svd_build_params
 
 __all__ = [
     "ArtefactBuilder", "BuildContext", "BUILDERS", "build_artefacts", "artefact_dir", "load_catalog_artefact",
@@ -149,6 +150,7 @@ BUILDERS: list[ArtefactBuilder] = [
     ArtefactBuilder("catalog", "1", _build_catalog),
     ArtefactBuilder("content", "1", build_content_artefact, params=ContentConfig().as_dict()),
     ArtefactBuilder("nextwatch", "1", build_nextwatch_artefact, params=nextwatch_params(), uses_metadata=False),
+    ArtefactBuilder("svd", "1", build_svd_artefact, params=svd_build_params(), uses_metadata=False),
 ]
 
 
