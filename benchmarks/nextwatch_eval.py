@@ -1,7 +1,7 @@
 """Compare the next-watch network with popularity and item-to-item transitions on leave-one-out splits.
 
-For each dataset: the split (ml-100k: the published split files; others: built here the same way),
-both baselines, and the network once per positional encoding, all in one run. Validation picks
+Each dataset gets its split, both baselines and the network once per positional encoding, all in
+one run. ml-100k uses the published split files; other datasets are split here the same way. Validation picks
 the encoding (the higher validation NDCG@10 becomes the recommended default); test figures are
 reported for every row. When ``--recbole`` names result files written by
 ``benchmarks/recbole/run_recbole.py`` for the same split, their rows join the table.

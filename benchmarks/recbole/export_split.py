@@ -6,7 +6,7 @@ Run with the project's environment (it uses recengine's split code):
 
 Writes ``<out>/loo-<dataset>/loo-<dataset>.inter`` and ``split.json`` beside it; the ``loo-``
 prefix keeps RecBole from applying its own preset for a dataset named ``ml-100k``. In the ``.inter``
-file the timestamp column holds each interaction's position in our time order (1, 2, 3, ...)
+file the timestamp column contains each interaction's position in our time order (1, 2, 3, ...)
 instead of the original seconds: RecBole only uses it to order and split the interactions, and
 distinct values rule out any tie-breaking difference. RecBole's ``LS: valid_and_test`` split then
 gives the same validation and test item per user, which ``run_recbole.py`` checks.

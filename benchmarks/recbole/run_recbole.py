@@ -1,11 +1,12 @@
 """Train RecBole 1.2.1's BERT4Rec or SASRec on our exported split and score it with our metric code.
 
 Runs in the separate RecBole environment (``benchmarks/recbole/setup_venv.sh``), never in the
-product's. RecBole trains with its own early stopping on its validation NDCG@10; its built-in
-evaluation never removes already-rated movies for sequential models, so this script rescores the
-best checkpoint itself: for every user of ``split.json`` it feeds the history (training items, plus
-the validation item for the test) to ``full_sort_predict``, ranks every movie of our universe,
-removes the history's movies, and computes HR@10 and NDCG@10 with ``recengine.nextwatch.metrics``.
+product's. RecBole trains with its own early stopping on its validation NDCG@10. Its built-in evaluation
+never removes already-rated movies for sequential models, so this script rescores the best
+checkpoint itself. For every user of ``split.json`` it feeds the history (training items, plus
+the validation item for the test) to ``full_sort_predict`` and ranks every movie of our universe.
+It then removes the history's movies and computes HR@10 and NDCG@10 with
+``recengine.nextwatch.metrics``.
 
     var/recbole-venv/bin/python benchmarks/recbole/run_recbole.py --dataset ml-100k --model SASRec \\
         --max-len 50 --max-minutes 20 --output var/benchmarks/recbole-ml-100k-SASRec.json

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up notices (CUDA absent, CPU flags) say nothing useful on a CPU machine.
+    # TensorFlow's C++ start-up notices (CUDA absent, CPU flags) are noise on a CPU-only machine.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -168,9 +168,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Suggest what to watch next with the trained next-watch model "
                     "(build it with `python -m recengine build --only nextwatch`).",
     )
-    who = nxt.add_mutually_exclusive_group(required=True)
-    who.add_argument("--user", type=int, help="dataset user id")
-    who.add_argument("--titles", nargs="+", metavar="TITLE", help="movies watched, oldest first")
+    subject = nxt.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--user", type=int, help="dataset user id")
+    subject.add_argument("--titles", nargs="+", metavar="TITLE", help="movies watched, oldest first")
     nxt.add_argument("--dataset", default=None, help="dataset name (default: ml-latest-small)")
     nxt.add_argument("--limit", "-n", type=_positive_int, default=10, help="number of suggestions (default 10)")
     nxt.set_defaults(handler=_next)

@@ -14,7 +14,7 @@ Representations from Transformer", CIKM 2019):
   matrix (tied weights) plus a per-item output bias.
 
 Training is the Cloze task: random positions are replaced by the mask token and the model predicts
-the original items; extra samples mask only the last item, which is what inference asks for.
+the original items. Extra samples mask only the last item, because that is the inference task.
 Inference appends the mask token to the user's sequence and ranks the scores at that position.
 
 Saved artefacts hold named NumPy arrays, so :mod:`recengine.nextwatch.inference` can serve the
@@ -135,10 +135,10 @@ def make_training_batches(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Return one epoch of Cloze samples as shuffled ``(tokens, labels)`` batches, both int32 (batch, length).
 
-    Per sequence: one sample over a random window of ``max_len`` items (the whole sequence when it
-    is shorter) with each position masked with probability ``mask_prob`` and at least one masked;
-    plus ``last_item_samples`` samples (fractional part drawn at random) over the most recent
-    window with only the last item masked. ``labels`` holds the original item at masked positions
+    Each sequence gives one sample over a random window of ``max_len`` items (the whole sequence
+    when it is shorter), each position masked with probability ``mask_prob`` and at least one
+    masked. It also gives ``last_item_samples`` samples over the most recent window with only the
+    last item masked; a fractional part is drawn at random. ``labels`` holds the original item at masked positions
     and 0 elsewhere.
 
     Samples of similar length share a batch, which is left-padded only to its longest sample:

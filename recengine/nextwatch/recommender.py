@@ -5,8 +5,7 @@ user's ratings in time order (when ``request.user_id`` is a dataset user), exten
 ``request.history`` (conversational ratings, oldest first), so a chat user gets next-watch
 suggestions after their first rating. The network appends a mask token to the last ``max_len - 1``
 movies and ranks every movie at that position; rated, excluded and seed movies are removed.
-With no usable history the model answers with the most-rated movies and says so in
-``fallback_reason``.
+With no usable history the model returns the most-rated movies and sets ``fallback_reason``.
 
 :func:`train_artefact` trains on a dataset (each user's last rating is the validation item for
 early stopping) and writes the network, the dataset users' sequences and the popularity counts.
@@ -215,9 +214,9 @@ def build_params() -> dict[str, Any]:
 def train_artefact(ratings, catalog: Catalog, folder: Path, config: NextWatchConfig, progress: bool = True) -> dict[str, Any]:
     """Train on every user's ratings in time order and write the artefact into ``folder``; return its figures.
 
-    Each user's last rating is held out as the validation item that early stopping watches; users
-    with a single rating have no transition to learn from and are left out of training (their
-    history is still saved). Every catalog movie gets an index, so any movie can be suggested.
+    Each user's last rating is held out as the validation item that early stopping watches. Users
+    with a single rating have no transition to learn from, so they are left out of training, but
+    their history is still saved. Every catalog movie gets an index, so any movie can be suggested.
     """
     from recengine.nextwatch.model import save_network, train_network
 
