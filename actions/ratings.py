@@ -28,6 +28,8 @@ ONBOARDING_QUESTIONS = 8
 """How many well-known movies onboarding offers before it stops asking."""
 ONBOARDING_ENOUGH = 5
 """Onboarding stops early once the user has this many ratings."""
+ONBOARDING = "onboarding"
+"""Value of the pending-intent slot while onboarding questions are asked."""
 
 
 def _example(movie: Movie, value: float = 4.0) -> str:
@@ -100,18 +102,23 @@ def continue_onboarding(dispatcher: CollectingDispatcher, turn: Turn, service: M
     movie = service.movie(queue[0])
     dispatcher.utter_message(response="utter_ask_seen", movie=movie.display_title)
     return [SlotSet(SLOT_AWAITING, "seen"), SlotSet(SLOT_PENDING_MOVIE, float(movie.movie_id)),
-            SlotSet(SLOT_ONBOARDING, queue[1:] or None)]
+            SlotSet(SLOT_PENDING_INTENT, ONBOARDING), SlotSet(SLOT_ONBOARDING, queue[1:] or None)]
+
+
+def _in_onboarding(turn: Turn) -> bool:
+    """Return True when the user is answering an onboarding question."""
+    return turn.slot(SLOT_PENDING_INTENT) == ONBOARDING and turn.slot(SLOT_AWAITING) in ("seen", "score")
 
 
 def _onboarding_next(dispatcher, turn, service) -> List[Dict[Text, Any]]:
-    """Continue onboarding when it is running; otherwise nothing."""
-    if turn.slot(SLOT_ONBOARDING) or turn.slot(SLOT_AWAITING) == "seen":
-        events = continue_onboarding(dispatcher, turn, service)
-        if events:
-            return events
-        if turn.slot(SLOT_AWAITING) == "seen":
-            dispatcher.utter_message(response="utter_onboarding_done")
-    return []
+    """Ask the next onboarding question after an answer to one; nothing outside onboarding."""
+    if not _in_onboarding(turn):
+        return []
+    events = continue_onboarding(dispatcher, turn, service)
+    if not events:
+        dispatcher.utter_message(response="utter_onboarding_done")
+        return [SlotSet(SLOT_ONBOARDING, None)]
+    return events
 
 
 class ActionRateMovie(MovieAction):
@@ -240,7 +247,7 @@ class ActionAnswerNo(MovieAction):
             return clear_pending()
         if awaiting in ("seen", "score"):
             events = clear_pending()
-            next_events = continue_onboarding(dispatcher, turn, service)
+            next_events = _onboarding_next(dispatcher, turn, service)
             if not next_events:
                 dispatcher.utter_message(response="utter_how_can_i_help")
             return events + next_events
@@ -266,6 +273,7 @@ class ActionStartOnboarding(MovieAction):
         return [
             SlotSet(SLOT_AWAITING, "seen"),
             SlotSet(SLOT_PENDING_MOVIE, float(movies[0].movie_id)),
+            SlotSet(SLOT_PENDING_INTENT, ONBOARDING),
             SlotSet(SLOT_ONBOARDING, [movie.movie_id for movie in movies[1:]]),
         ]
 

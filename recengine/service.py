@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 
 FOUND, AMBIGUOUS, NOT_FOUND, NO_TITLE = "found", "ambiguous", "not_found", "no_title"
 
+# Title-search score of a one- or two-typo match of a whole title (recengine.search scores an
+# exact title 100 and a match within two edits 72 to 80); below it a longer guess is not trusted.
+_CLOSE_MATCH_SCORE = 72.0
+
 Span = tuple[int, int]
 
 
@@ -319,14 +323,21 @@ class MovieService:
         # Bare numbers ("3") are titles too, but never the title a request is about.
         mentions = [mention for mention in mentions
                     if not mention.text.strip().isdigit() and not _inside_longer_title(text, mention)]
+        rest = cut_spans(text, list(ignore) + list(cut))
+        remainder = strip_request_words(rest)
+        longest = max(mentions, key=lambda item: item.end - item.start, default=None)
+        if longest is not None and len(remainder) > len(longest.text) and title_key(longest.text) in title_key(remainder):
+            # The whole remaining text may be a misspelt longer title around an exact short one:
+            # in "movies similar to Requiem for a Dreem" the catalog's "Requiem" is not meant.
+            resolution = self.titles.resolve(remainder)
+            if resolution.found and resolution.best.score >= _CLOSE_MATCH_SCORE:
+                yield remainder, None
         for mention in sorted(mentions, key=lambda item: (-(item.end - item.start), item.start)):
             query = mention.text
             year = re.match(r"\s*\(?\s*((?:18|19|20)\d\d)\s*\)?", text[mention.end:])
             if year:
                 query = f"{query} {year.group(1)}"
             yield query, (mention.start, mention.end)
-        rest = cut_spans(text, list(ignore) + list(cut))
-        remainder = strip_request_words(rest)
         if remainder:
             yield remainder, None
         for part in re.split(r"\s+[-–—]\s+|:\s+|\?|!|,|;", rest):

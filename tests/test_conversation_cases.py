@@ -264,3 +264,22 @@ def test_conversation_case(case, servers, checker, results):
         result.transcript.append((message, [m.get("text") or json.dumps(m.get("custom")) for m in reply.messages]))
     result.failures = checker.check(case, reply, sender)
     assert not result.failures, f"{case['id']} failed: {result.failures}\nreplies: {reply.texts}"
+
+
+def test_rasa_test_stories_pass(tmp_path):
+    """Every test story's intents, entities and next actions are predicted as written (`rasa test`)."""
+    import subprocess
+
+    from tests.e2e_servers import PYTHON, _quiet_env
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    model = ensure_model(ARTIFACTS / "rasa-train.log")
+    out = tmp_path / "results"
+    completed = subprocess.run(
+        [PYTHON, "-m", "rasa", "test", "core", "--stories", str(REPO_ROOT / "tests" / "test_stories.yml"),
+         "--model", str(model), "--out", str(out)],
+        cwd=REPO_ROOT, env=_quiet_env(), capture_output=True, text=True, timeout=1800,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    failed = (out / "failed_test_stories.yml").read_text()
+    assert "None of the test stories failed" in failed, failed

@@ -56,6 +56,11 @@ def test_find_title_prefers_hint(service):
     assert lookup.movie.movie_id == 3949
 
 
+def test_misspelt_long_title_beats_short_exact_one(service):
+    lookup = service.find_title("movies similar to Requiem for a Dreem")
+    assert lookup.movie.movie_id == 3949
+
+
 def test_find_title_hint_with_trailing_words(service):
     text = "more like Signs please"
     lookup = service.find_title(text, "Signs please", (10, len(text)))
