@@ -1,0 +1,257 @@
+"""The hybrid recommender: content similarity for "more like this", SVD for "what you will like".
+
+Four cases, decided per request; ``Recommendations.source`` and ``fallback_reason`` say which
+answered:
+
+1. A seed movie and a user with ratings (the original design's hybrid): the ``seed_pool`` movies
+   most similar in content to the seed are re-ranked by the user's predicted rating from
+   :class:`~recengine.svd.SVDModel` (folded in from the request's ratings when needed). Reason:
+   what the movie shares with the seed, and the predicted stars.
+2. A seed movie and no ratings: the same pool ranked by what people who liked the seed go on to
+   watch and rate. That is the SVD ranking model's score for a user folded in from one 5-star
+   rating of the seed, a popularity prior among the seed's audience. Reason: "popular with people
+   who liked <seed>".
+3. No seed, a user with ratings: candidates are the user's best SVD ranking scores
+   (``candidate_pool``), optionally blended with their content affinity to the user's liked
+   movies (``content_weight``; ``python -m recengine evaluate`` measures both). Reason: the rated
+   movie that contributes most, by content (the liked movie it is most similar to) or, failing
+   that, through the SVD fold-in.
+4. No seed and no ratings: the popularity chart, with ``fallback_reason`` "no ratings yet".
+
+Rated movies, the request's exclusions ("seen", "not interested") and the seed never come back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from recengine.catalog import Catalog
+from recengine.popularity import PopularityModel
+from recengine.recommender import RatedMovie, Recommendations, Request, Suggestion
+from recengine.svd import SVDModel, UserFactors
+
+if TYPE_CHECKING:
+    from recengine.content import ContentModel
+
+__all__ = ["HybridConfig", "HybridModel"]
+
+log = logging.getLogger(__name__)
+
+SOURCE = "hybrid"
+NO_RATINGS = "no ratings yet"
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """Settings of :class:`HybridModel`."""
+
+    seed_pool: int = 40
+    """Content neighbours of the seed that are re-ranked (the original design used 25-50)."""
+    candidate_pool: int = 200
+    """Best SVD candidates considered for a personal list without a seed."""
+    content_weight: float = 0.0
+    """Weight of content affinity against the SVD score (both standardised over the pool) in personal lists.
+
+    0 ranks by SVD alone. On an inner validation cut of ml-latest-small training data 0 was best
+    (see ``python -m recengine evaluate --tune-hybrid``), so the blend is off by default."""
+    liked_rating: float = 4.0
+    """Ratings at or above this mark movies the user liked (content affinity, reasons)."""
+    history_seeds: int = 20
+    """Most recent liked movies whose content neighbours count towards affinity."""
+    admirer_rating: float = 5.0
+    """Rating of the seed given to the stand-in user for "people who liked <seed>" (seed, no ratings)."""
+
+    def __post_init__(self) -> None:
+        if self.seed_pool < 1 or self.candidate_pool < 1 or self.history_seeds < 1:
+            raise ValueError("HybridConfig seed_pool, candidate_pool and history_seeds must be at least 1")
+        if self.content_weight < 0:
+            raise ValueError(f"HybridConfig.content_weight must not be negative, got {self.content_weight}")
+
+
+def _stars(rating: float) -> str:
+    return f"{rating:g} star" + ("" if rating == 1 else "s")
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+class HybridModel:
+    """Content neighbours re-ranked by SVD, SVD lists explained by content, popularity for newcomers.
+
+    ``content`` may be None (its artefact not built): seeded requests then fall back to the
+    personal SVD list and say so.
+    """
+
+    name = SOURCE
+
+    def __init__(self, catalog: Catalog, svd: SVDModel, content: "ContentModel | None" = None,
+                 popularity: PopularityModel | None = None, config: HybridConfig = HybridConfig()):
+        self.catalog = catalog
+        self.svd = svd
+        self.content = content
+        self.popularity = popularity or PopularityModel(catalog)
+        self.config = config
+
+    # ------------------------------------------------------------------ entry point
+
+    def recommend(self, request: Request) -> Recommendations:
+        """Return up to ``request.n`` suggestions for the four cases in the module docstring."""
+        if request.n <= 0:
+            return Recommendations(items=[], source=SOURCE)
+        user = self.svd.user_for(request)
+        if request.seed_movie_id is not None:
+            return self._seeded(request, user)
+        if user is not None:
+            return self._personal(request, user)
+        if request.history:
+            return self._from_content(request)
+        return self._without_ratings(request)
+
+    # ------------------------------------------------------------------ seeded
+
+    def _seeded(self, request: Request, user: UserFactors | None) -> Recommendations:
+        seed = int(request.seed_movie_id)
+        seed_title = self.catalog.movie(seed).display_title
+        pool = self._seed_pool(request)
+        if pool is None or not pool.items:
+            why = pool.fallback_reason if pool is not None else "the content model is not available"
+            if user is not None:
+                result = self._personal(request, user)
+                return Recommendations(result.items, result.source, f"no content neighbours of {seed_title} ({why}); showing your personal list")
+            return self._without_ratings(request, f"no content neighbours of {seed_title} ({why})")
+        ids = pool.movie_ids
+        if user is not None:
+            predicted = self.svd.predict_for(user, ids)
+            return self._ranked_pool(pool.items, predicted, predicted, request.n,
+                                     lambda item, stars: f"{item.reason}; predicted {stars:.1f} stars for you")
+        admirer = self.svd.fold_in([RatedMovie(seed, self.config.admirer_rating)])
+        if admirer is None:
+            # The seed has no ratings, so nobody is known to have liked it: keep content's own order.
+            return Recommendations(pool.items[: request.n], pool.source, f"{NO_RATINGS}, and {seed_title} has no ratings to learn from")
+        order_scores = self.svd.ranking_scores(admirer)[np.maximum(self.svd.rows_of(ids), 0)]
+        order_scores = np.where(self.svd.rows_of(ids) >= 0, order_scores, -np.inf)
+        predicted = self.svd.predict_for(None, ids)
+        result = self._ranked_pool(
+            pool.items, order_scores, predicted, request.n, lambda item, stars: f"popular with people who liked {seed_title}; {item.reason}",
+        )
+        return Recommendations(result.items, SOURCE, f"{NO_RATINGS}: movies like {seed_title} ranked by what people who liked it watch")
+
+    def _seed_pool(self, request: Request) -> Recommendations | None:
+        """Return the seed's most similar movies (plain cosine order), or None without a content model."""
+        if self.content is None or request.seed_movie_id not in self.content:
+            return None
+        blocked = set(request.blocked_ids())
+        if request.user_id is not None:
+            blocked.update(self.svd.trained_movies(request.user_id).tolist())
+        return self.content.similar(
+            request.seed_movie_id, n=max(self.config.seed_pool, request.n), exclude=blocked, quality=False,
+            genre=request.genre, year_from=request.year_from, year_to=request.year_to,
+        )
+
+    def _ranked_pool(self, items: Sequence[Suggestion], scores: np.ndarray, predicted: np.ndarray, n: int,
+                     reason: Callable[[Suggestion, float], str]) -> Recommendations:
+        """Re-rank content suggestions by ``scores`` (ties: content order), keep ``n`` and rewrite their reasons."""
+        order = sorted(range(len(items)), key=lambda index: (-scores[index], index))[:n]
+        ranked = []
+        for index in order:
+            if not np.isfinite(scores[index]):
+                continue
+            item = items[index]
+            stars = float(predicted[index])
+            details = {**item.details, "predicted_rating": round(stars, 3), "similarity_rank": index + 1}
+            ranked.append(Suggestion(item.movie_id, float(scores[index]), reason(item, stars), SOURCE, stars, details))
+        return Recommendations(ranked, SOURCE)
+
+    # ------------------------------------------------------------------ personal
+
+    def _personal(self, request: Request, user: UserFactors) -> Recommendations:
+        svd = self.svd
+        predicted = svd.scores(user)
+        ranked = svd.ranking_scores(user, predicted)
+        ranked[svd.blocked_rows(request)] = -np.inf
+        ranked[~svd.filter_mask(request)] = -np.inf
+        pool = svd.top_rows(ranked, max(self.config.candidate_pool, request.n))
+        if not len(pool):
+            return Recommendations([], SOURCE, "no movie left to suggest after your ratings, exclusions and filters")
+        liked = self._liked(request, user)
+        affinity, closest = self._affinity(liked, svd.item_ids[pool])
+        scores = ranked[pool]
+        if self.config.content_weight > 0 and affinity.any():
+            scores = _standardised(scores) + self.config.content_weight * _standardised(affinity)
+        order = np.lexsort((svd.item_ids[pool], -scores))[: request.n]
+        chosen = pool[order]
+        movie_ids = svd.item_ids[chosen].tolist()
+        fallback_reasons = svd.contributions(user, movie_ids)
+        items = []
+        for position, row, movie_id in zip(order, chosen, movie_ids):
+            stars = float(predicted[row])
+            details: dict[str, Any] = {"predicted_rating": round(stars, 3), "svd_score": float(ranked[row]),
+                                       "content_affinity": round(float(affinity[position]), 4)}
+            reason = f"predicted {stars:.1f} stars for you"
+            similar_to = closest.get(movie_id)
+            contribution = fallback_reasons[len(items)]
+            if similar_to is not None:
+                details["because_of"] = similar_to.movie_id
+                reason = f"similar to {self._title(similar_to.movie_id)}, which you rated {_stars(similar_to.rating)}; {reason}"
+            elif contribution is not None:
+                details["because_of"] = contribution.movie_id
+                reason = f"because you rated {self._title(contribution.movie_id)} {_stars(contribution.rating)}; {reason}"
+            items.append(Suggestion(int(movie_id), float(scores[position]), reason, SOURCE, stars, details))
+        return Recommendations(items, SOURCE)
+
+    def _liked(self, request: Request, user: UserFactors) -> list[RatedMovie]:
+        """Return the user's most recent liked ratings, oldest first."""
+        history = request.history or user.rated
+        liked = [item for item in history if item.rating >= self.config.liked_rating]
+        return list(liked[-self.config.history_seeds:])
+
+    def _affinity(self, liked: Sequence[RatedMovie], candidates: np.ndarray) -> tuple[np.ndarray, dict[int, RatedMovie]]:
+        """Return each candidate's summed cosine to the liked movies, and the liked movie closest to it.
+
+        Uses the content model's stored neighbours, so a candidate outside every liked movie's
+        top-k counts as 0.
+        """
+        affinity = np.zeros(len(candidates))
+        closest: dict[int, RatedMovie] = {}
+        if self.content is None or not liked:
+            return affinity, closest
+        position = {int(movie_id): index for index, movie_id in enumerate(candidates.tolist())}
+        best: dict[int, float] = {}
+        for rated in liked:
+            if rated.movie_id not in self.content:
+                continue
+            neighbour_ids, cosines = self.content.neighbours(rated.movie_id)
+            weight = rated.rating - self.config.liked_rating + 1.0
+            for movie_id, cosine in zip(neighbour_ids.tolist(), cosines.tolist()):
+                index = position.get(movie_id)
+                if index is None:
+                    continue
+                affinity[index] += weight * cosine
+                if cosine > best.get(movie_id, 0.0):
+                    best[movie_id] = cosine
+                    closest[movie_id] = rated
+        return affinity, closest
+
+    # ------------------------------------------------------------------ newcomers
+
+    def _without_ratings(self, request: Request, why: str = NO_RATINGS) -> Recommendations:
+        chart = self.popularity.recommend(request)
+        return Recommendations(chart.items, chart.source, why)
+
+    def _from_content(self, request: Request) -> Recommendations:
+        """Answer a user whose rated movies the SVD model does not know: content first, then the chart."""
+        why = "none of your rated movies has collaborative data yet"
+        if self.content is not None:
+            result = self.content.recommend(request)
+            if result.items:
+                return Recommendations(result.items, result.source, why)
+        return self._without_ratings(request, why)
+
+    def _title(self, movie_id: int) -> str:
+        return self.catalog.movie(movie_id).display_title
