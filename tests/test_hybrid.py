@@ -162,27 +162,39 @@ def test_config_rejects_invalid_values(changes):
         HybridConfig(**changes)
 
 
-@pytest.mark.slow
-def test_store_user_on_real_data(movielens_small, settings):
-    """A user known only to the ratings store gets explained personal and seeded lists."""
-    from recengine.store import RatingsStore
+@pytest.fixture(scope="module")
+def real_models(movielens_small):
+    """SVD (fewer epochs than the default, for speed) and content on ml-latest-small."""
     from recengine.svd import SVDConfig
 
     catalog = movielens_small.catalog
     svd = SVDModel(catalog, SVDConfig(n_epochs=10, rank_n_epochs=10, n_factors=50, rank_n_factors=50)).fit(movielens_small.ratings)
-    content = ContentModel.fit(catalog)
-    hybrid = HybridModel(catalog, svd, content, PopularityModel(catalog))
-    titles = {movie.display_title: movie.movie_id for movie in catalog}
-    store = RatingsStore(settings.database_url)
+    return svd, ContentModel.fit(catalog)
+
+
+def rate_as_chat_user(database_url: str, titles: dict[str, int], user_key: str):
+    """Store three ratings and one "not interested" for a user known only to the ratings store."""
+    from recengine.store import RatingsStore
+
+    store = RatingsStore(database_url)
     try:
-        store.rate("hybrid-chat-user", titles["Heat (1995)"], 5.0)
-        store.rate("hybrid-chat-user", titles["Pulp Fiction (1994)"], 5.0)
-        store.rate("hybrid-chat-user", titles["Mamma Mia! (2008)"], 1.0)
-        store.mark("hybrid-chat-user", titles["Reservoir Dogs (1992)"], "not_interested")
-        history = tuple(item.as_rated_movie() for item in store.ratings_for("hybrid-chat-user"))
-        excluded = frozenset(store.marked("hybrid-chat-user"))
+        store.rate(user_key, titles["Heat (1995)"], 5.0)
+        store.rate(user_key, titles["Pulp Fiction (1994)"], 5.0)
+        store.rate(user_key, titles["Mamma Mia! (2008)"], 1.0)
+        store.mark(user_key, titles["Reservoir Dogs (1992)"], "not_interested")
+        return tuple(item.as_rated_movie() for item in store.ratings_for(user_key)), frozenset(store.marked(user_key))
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_store_user_on_real_data(movielens_small, real_models, settings):
+    """A user known only to the ratings store gets explained personal and seeded lists."""
+    catalog = movielens_small.catalog
+    svd, content = real_models
+    hybrid = HybridModel(catalog, svd, content, PopularityModel(catalog))
+    titles = {movie.display_title: movie.movie_id for movie in catalog}
+    history, excluded = rate_as_chat_user(settings.database_url, titles, "hybrid-chat-user")
     personal = check_recommender_contract(hybrid, catalog, Request(history=history, n=10, exclude=excluded))
     chart = PopularityModel(catalog).recommend(Request(history=history, n=10, exclude=excluded))
     assert personal.source == "hybrid"
@@ -192,3 +204,35 @@ def test_store_user_on_real_data(movielens_small, settings):
     seeded = check_recommender_contract(hybrid, catalog, Request(history=history, seed_movie_id=titles["Alien (1979)"], n=10, exclude=excluded))
     assert seeded.source == "hybrid"
     assert any("Ridley Scott" in item.reason for item in seeded.items)
+
+
+@pytest.mark.slow
+def test_recommend_and_hybrid_commands(movielens_small, real_models, settings, monkeypatch, capsys):
+    from recengine.build import artefact_dir
+    from recengine.cli import main
+
+    svd, content = real_models
+    monkeypatch.setenv("RECENGINE_MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("RECENGINE_VAR_DIR", str(settings.var_dir))
+    monkeypatch.setenv("RECENGINE_DATABASE_URL", settings.database_url)
+    svd.save(artefact_dir("svd", "ml-latest-small", settings))
+    content.save(artefact_dir("content", "ml-latest-small", settings))
+    titles = {movie.display_title: movie.movie_id for movie in movielens_small.catalog}
+    rate_as_chat_user(settings.database_url, titles, "cli-user")
+
+    assert main(["recommend", "--chat-user", "cli-user", "-n", "5"]) == 0
+    output = capsys.readouterr().out
+    assert output.startswith("Picks for chat user 'cli-user' (from svd):")
+    assert output.count("predicted") >= 5
+    assert "Reservoir Dogs" not in output and "Heat (1995)  [" not in output
+
+    assert main(["hybrid", "--chat-user", "cli-user", "--seed", "alien 1979", "-n", "5"]) == 0
+    output = capsys.readouterr().out
+    assert output.startswith("Hybrid picks for chat user 'cli-user', like Alien (1979) (from hybrid):")
+    assert "Ridley Scott" in output
+
+    assert main(["hybrid", "-n", "3"]) == 0
+    assert "(from popularity; no ratings yet)" in capsys.readouterr().out
+
+    assert main(["recommend", "--user", "999999"]) == 2
+    assert "has no ratings" in capsys.readouterr().err

@@ -435,3 +435,30 @@ def test_build_and_load_artefact(movielens_small, settings, monkeypatch):
     model = load_svd_artefact(movielens_small.catalog, "ml-latest-small", settings)
     assert model.trained_user(conversation_user_key("builder-test")) is not None
     assert model.n_users == movielens_small.ratings["user_id"].nunique() + 1
+
+
+@pytest.mark.slow
+def test_retrain_command_folds_in_conversational_ratings(movielens_small, settings, monkeypatch, capsys):
+    from recengine import build
+    from recengine.cli import main
+    from recengine.store import RatingsStore
+
+    monkeypatch.setenv("RECENGINE_MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("RECENGINE_VAR_DIR", str(settings.var_dir))
+    monkeypatch.setenv("RECENGINE_DATABASE_URL", settings.database_url)
+    store = RatingsStore(settings.database_url)
+    try:
+        store.rate("retrain-user", 1, 5.0)
+        store.rate("retrain-user", 2, 3.5)
+    finally:
+        store.close()
+    fast = SVDConfig(n_factors=10, n_epochs=2, rank_n_factors=10, rank_n_epochs=2)
+    builder = next(item for item in build.BUILDERS if item.name == "svd")
+    monkeypatch.setattr(build, "BUILDERS", [builder.__class__(builder.name, builder.version,
+                                                                lambda context: builder.build(context, fast), builder.params, False)])
+    assert main(["retrain"]) == 0
+    output = capsys.readouterr().out
+    assert output.startswith("svd          built in")
+    assert f"ratings      {len(movielens_small.ratings) + 2:,} (2 from conversations)" in output
+    model = load_svd_artefact(movielens_small.catalog, "ml-latest-small", settings)
+    assert model.trained_user(conversation_user_key("retrain-user")) is not None
