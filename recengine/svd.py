@@ -38,7 +38,7 @@ import copy
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -184,6 +184,10 @@ class UserVector:
     bias: float
     factors: np.ndarray
     """Shape (n_factors,)."""
+    kernel: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """``A⁻¹Xᵀ`` of a fold-in, shape (1 + n_factors, rated), kept so explanations need no second solve."""
+    targets: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Net targets ``t_j`` of a fold-in, aligned with the kernel's columns."""
 
 
 @dataclass(frozen=True)
@@ -334,12 +338,15 @@ class _Factorisation:
         return normal + np.diag(self.penalty), design, targets, share
 
     def fold_in(self, rows: np.ndarray, ratings: np.ndarray) -> UserVector:
+        """Solve the fold-in regression; one solve gives both the weights and the explanation kernel."""
         normal, design, targets, share = self.normal_equations(rows, ratings)
-        rhs = design.T @ targets
+        right = np.hstack([design.T, self._imputed_rhs[:, None] * share]) if share else design.T
+        solved = np.linalg.solve(normal, right)
+        kernel = solved[:, : len(rows)]
+        weights = kernel @ targets
         if share:
-            rhs = rhs + share * self._imputed_rhs
-        weights = np.linalg.solve(normal, rhs)
-        return UserVector(float(weights[0]), weights[1:].astype(np.float32))
+            weights = weights + solved[:, -1]
+        return UserVector(float(weights[0]), weights[1:].astype(np.float32), kernel, targets)
 
     def trained(self, index: int) -> UserVector:
         return UserVector(float(self.user_bias[index]), self.user_factors[index])
@@ -350,15 +357,17 @@ class _Factorisation:
             return self.global_mean + self.item_bias
         return self.global_mean + user.bias + self.item_bias + self.item_factors @ user.factors
 
-    def shares(self, rated_rows: np.ndarray, ratings: np.ndarray, candidate_rows: np.ndarray) -> np.ndarray:
+    def shares(self, rated_rows: np.ndarray, ratings: np.ndarray, candidate_rows: np.ndarray,
+               solved: UserVector | None = None) -> np.ndarray:
         """Return what each rated movie adds to each candidate's score, shape (candidates, rated).
 
         With ``w = A⁻¹(Σ_j x_j t_j + π·X_allᵀy₀)`` the score of candidate i contains
-        ``Σ_j (x_iᵀA⁻¹x_j) t_j``, so rated movie j adds ``(x_iᵀA⁻¹x_j) t_j``.
+        ``Σ_j (x_iᵀA⁻¹x_j) t_j``, so rated movie j adds ``(x_iᵀA⁻¹x_j) t_j``. ``solved`` is a
+        fold-in of the same ratings whose kernel is reused.
         """
-        normal, design, targets, _ = self.normal_equations(rated_rows, ratings)
-        kernel = self.design(candidate_rows) @ np.linalg.solve(normal, design.T)
-        return kernel * targets[None, :]
+        if solved is None or solved.kernel is None:
+            solved = self.fold_in(rated_rows, ratings)
+        return (self.design(candidate_rows) @ solved.kernel) * solved.targets[None, :]
 
     def with_penalty(self, reg: float, bias_reg: float) -> "_Factorisation":
         """Return a copy sharing the learnt arrays with another fold-in regularisation."""
@@ -498,6 +507,7 @@ class SVDModel:
         self._user_indptr = np.concatenate([[0], np.cumsum(np.bincount(user_codes, minlength=n_users))]).astype(np.int64)
 
     def _derive_lookups(self) -> None:
+        self._titles: dict[int, str] | None = None
         self._user_index = {key: index for index, key in enumerate(self.user_keys)}
         self._item_index = pd.Index(self.item_ids)
         self._log_counts = np.log1p(self.item_counts).astype(np.float32)
@@ -743,10 +753,13 @@ class SVDModel:
         candidate_rows = self.rows_of(movie_ids)
         if not liked or not len(movie_ids) or (candidate_rows < 0).all():
             return [None] * len(movie_ids)
-        model = self.ranking_model if self.ranking_model is not None else self.rating_model
+        if self.ranking_model is not None:
+            model, solved = self.ranking_model, user.ranking
+        else:
+            model, solved = self.rating_model, user.rating
         rated_rows = self.rows_of([item.movie_id for item in user.rated])
         ratings = np.array([item.rating for item in user.rated], dtype=np.float64)
-        shares = model.shares(rated_rows, ratings, np.maximum(candidate_rows, 0))
+        shares = model.shares(rated_rows, ratings, np.maximum(candidate_rows, 0), solved if user.folded_in else None)
         eligible = ratings >= self.config.explain_min_rating
         shares[:, ~eligible] = -np.inf
         result: list[Contribution | None] = []
@@ -791,7 +804,10 @@ class SVDModel:
         return Recommendations(items=items, source=self.name)
 
     def _title(self, movie_id: int) -> str:
-        return self.catalog.movie(movie_id).display_title
+        # Catalog.movie builds a whole Movie through pandas, about a millisecond; a dict lookup is not.
+        if self._titles is None:
+            self._titles = dict(zip(self.catalog.movies.index.tolist(), self.catalog.movies["display_title"].tolist()))
+        return self._titles[int(movie_id)]
 
     def filter_mask(self, request: Request) -> np.ndarray:
         """Return a boolean mask over model movies that pass the request's genre and year filters."""
