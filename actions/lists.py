@@ -167,6 +167,13 @@ class _PersonalAction(MovieAction):
     kind = "personal"
 
     def respond(self, dispatcher, turn, service):
+        # A title with a written score ("★★★ for Grease") is a rating whatever the NLU said.
+        if turn.has_words and re.search(r"\d|star|[★⭐]", turn.text, re.IGNORECASE):
+            request = service.read_rating(turn.text)
+            if request.lookup.status == FOUND and request.score is not None and request.score.explicit and not request.score.bare:
+                from actions.ratings import ActionRateMovie
+
+                return ActionRateMovie(service).respond(dispatcher, turn, service)
         # "recommend something like Heat" is a similarity request whatever the NLU said.
         if _SIMILAR_CUE.search(turn.text):
             hint, span = turn.entity_text("movie_title")

@@ -1,7 +1,8 @@
 """Custom Rasa NLU components of the assistant.
 
 :class:`MessageCleaner` runs first in the pipeline: it removes control characters (NUL bytes,
-zero-width characters), turns every kind of space into a plain space and cuts very long
+zero-width characters), turns every kind of space into a plain space, writes star symbols as
+words ("★★★" becomes "3 stars", which the tokenizer would otherwise drop) and cuts very long
 messages, so the tokenizer and DIET see ordinary text whatever a client sends. A message left
 with no letters or digits, or with no Latin letters at all, is flagged, and
 :class:`NoWordsFallback`, placed after the intent classifiers, turns its intent into
@@ -22,7 +23,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from recengine.parsing import clean_text, has_meaning
+from recengine.parsing import clean_text, has_meaning, spell_out_star_symbols
 
 __all__ = ["MessageCleaner", "NoWordsFallback", "NO_WORDS_FLAG"]
 
@@ -64,7 +65,8 @@ class MessageCleaner(GraphComponent):
         return cls(config)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
+        # Annotated examples keep their text: changing it would move the entity offsets.
+        self.process([example for example in training_data.training_examples if not example.get("entities")])
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -72,7 +74,7 @@ class MessageCleaner(GraphComponent):
             raw = message.get(TEXT)
             if raw is None:
                 continue
-            cleaned = clean_text(raw, self._max_length)
+            cleaned = spell_out_star_symbols(clean_text(raw, self._max_length))
             if cleaned != raw:
                 message.set(TEXT, cleaned)
             flag = _classify(cleaned)

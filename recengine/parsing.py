@@ -29,7 +29,7 @@ from typing import Iterable, Sequence
 __all__ = [
     "Score", "GenreMention", "YearRange", "MIN_SCORE", "MAX_SCORE",
     "GENRE_SYNONYMS", "MOVIELENS_GENRES",
-    "clean_text", "has_meaning", "find_scores", "find_sentiment", "choose_score",
+    "clean_text", "spell_out_star_symbols", "has_meaning", "find_scores", "find_sentiment", "choose_score",
     "find_genres", "normalise_genre", "parse_years", "parse_count", "round_to_half", "cut_spans",
     "strip_request_words", "format_stars",
 ]
@@ -64,6 +64,23 @@ def clean_text(text: object, max_length: int = 1000) -> str:
         else:
             characters.append(char)
     return " ".join("".join(characters).split())[:max_length].strip()
+
+
+def spell_out_star_symbols(text: str) -> str:
+    """Return ``text`` with runs of star symbols written as words: "★★★½ for Grease" → "3.5 stars for Grease".
+
+    Tokenizers that split on non-word characters drop the symbols, so the NLU would never see
+    the score; written out, it reads like any other rating.
+    """
+
+    def spell(match: re.Match) -> str:
+        given = match.group(0)
+        count = sum(1 for char in given if char in _STAR_SYMBOLS or char == "*")
+        value = count + (0.5 if given.rstrip().endswith("½") else 0.0)
+        trailing = " " if given[-1:].isspace() else ""
+        return f"{value:g} {'star' if value == 1 else 'stars'}{trailing}"
+
+    return _SYMBOLS_RE.sub(spell, text)
 
 
 def has_meaning(text: str) -> bool:

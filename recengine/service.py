@@ -52,6 +52,7 @@ FOUND, AMBIGUOUS, NOT_FOUND, NO_TITLE = "found", "ambiguous", "not_found", "no_t
 # Title-search score of a one- or two-typo match of a whole title (recengine.search scores an
 # exact title 100 and a match within two edits 72 to 80); below it a longer guess is not trusted.
 _CLOSE_MATCH_SCORE = 72.0
+_QUERY_EDGES = " -–—:,.!?\"'"
 
 Span = tuple[int, int]
 
@@ -308,21 +309,13 @@ class MovieService:
     def _title_queries(self, text: str, hint: str | None, hint_span: Span | None,
                        ignore: Sequence[Span], cut: Sequence[Span]) -> Iterable[tuple[str, Span | None]]:
         """Yield (query, span) pairs in the order :meth:`find_title` tries them."""
-        if hint:
-            if hint_span and 0 <= hint_span[0] < hint_span[1] <= len(text) and text[hint_span[0]:hint_span[1]] == hint:
-                start, end = hint_span
-                query = cut_spans(text[start:end], [(s - start, e - start) for s, e in ignore if s < end and start < e])
-                year = re.match(r"\s*\(?\s*((?:18|19|20)\d\d)\s*\)?", text[end:])
-                if year and not re.search(r"\d{4}\)?\s*$", query):
-                    query = f"{query} {year.group(1)}"
-                    end += year.end()
-                yield query.strip(" -–—:,.!?\"'"), (start, end)
-            else:
-                yield clean_text(hint).strip(" -–—:,.!?\"'"), None
         mentions = [mention for mention in self.titles.find_mentions(text) if not _overlaps(mention, ignore)]
         # Bare numbers ("3") are titles too, but never the title a request is about.
         mentions = [mention for mention in mentions
-                    if not mention.text.strip().isdigit() and not _inside_longer_title(text, mention)]
+                    if not mention.text.strip().isdigit() and not _inside_longer_title(text, mention.start, mention.end)]
+        hinted = self._hint_query(text, hint, hint_span, ignore, mentions)
+        if hinted is not None:
+            yield hinted
         rest = cut_spans(text, list(ignore) + list(cut))
         remainder = strip_request_words(rest)
         longest = max(mentions, key=lambda item: item.end - item.start, default=None)
@@ -333,17 +326,43 @@ class MovieService:
             if resolution.found and resolution.best.score >= _CLOSE_MATCH_SCORE:
                 yield remainder, None
         for mention in sorted(mentions, key=lambda item: (-(item.end - item.start), item.start)):
-            query = mention.text
-            year = re.match(r"\s*\(?\s*((?:18|19|20)\d\d)\s*\)?", text[mention.end:])
-            if year:
-                query = f"{query} {year.group(1)}"
-            yield query, (mention.start, mention.end)
+            yield _with_year(text, mention.text, mention.end), (mention.start, mention.end)
         if remainder:
             yield remainder, None
         for part in re.split(r"\s+[-–—]\s+|:\s+|\?|!|,|;", rest):
             part = strip_request_words(part)
             if part and part != remainder:
                 yield part, None
+
+    @staticmethod
+    def _hint_query(text: str, hint: str | None, hint_span: Span | None, ignore: Sequence[Span],
+                    mentions: Sequence[Mention]) -> tuple[str, Span | None] | None:
+        """Return the NLU's title span as a query, or None when it is not worth trying first.
+
+        The NLU sometimes marks only part of a title ("Happy" of "rate Happy Gilmore 3.5"). A
+        catalog title written in the text that overlaps the span and is longer wins, and so does
+        a longer Title Case name around it ("Once" of "Everything Everywhere All at Once").
+        """
+        if not hint:
+            return None
+        if not (hint_span and 0 <= hint_span[0] < hint_span[1] <= len(text) and text[hint_span[0]:hint_span[1]] == hint):
+            located = text.find(hint)
+            hint_span = (located, located + len(hint)) if located >= 0 else None
+        if hint_span is None:
+            query = clean_text(hint).strip(_QUERY_EDGES)
+            return (query, None) if len(title_key(query)) >= 2 else None
+        start, end = hint_span
+        if any(mention.start < end and start < mention.end and mention.end - mention.start > end - start
+               for mention in mentions):
+            return None
+        if _inside_longer_title(text, start, end):
+            return None
+        query = cut_spans(text[start:end], [(s - start, e - start) for s, e in ignore if s < end and start < e])
+        query = query.strip(_QUERY_EDGES)
+        if len(title_key(query)) < 2:
+            return None
+        with_year = _with_year(text, query, end)
+        return with_year, (start, end)
 
     def _lookup_from(self, resolution: Resolution, query: str, span: Span | None) -> TitleLookup:
         tied = resolution.tied
@@ -616,18 +635,26 @@ def _overlaps(mention: Mention, spans: Sequence[Span]) -> bool:
 _TITLE_CASE_LINKS = frozenset("a an and at by for from in of on or the to vs with".split())
 
 
-def _inside_longer_title(text: str, mention: Mention) -> bool:
+def _with_year(text: str, query: str, end: int) -> str:
+    """Return ``query`` with the year written right after it in ``text`` ("Scarface (1983)") appended."""
+    year = re.match(r"\s*\(?\s*((?:18|19|20)\d\d)\s*\)?", text[end:])
+    if year and not re.search(r"(?:18|19|20)\d\d\)?\s*$", query):
+        return f"{query} {year.group(1)}"
+    return query
+
+
+def _inside_longer_title(text: str, start: int, end: int) -> bool:
     """Return True when a mention is only the end or middle of a longer Title Case name.
 
-    In "rate Everything Everywhere All at Once 5 stars" the catalog title "Once" is found, but
-    the user capitalised a longer name that the catalog lacks. A message written all in upper or
+    In "rate Everything Everywhere All at Once 5 stars" the catalog title "Once" (the span from
+    ``start`` to ``end``) is found, but the user capitalised a longer name that the catalog lacks. A message written all in upper or
     lower case carries no such signal, so this returns False for it.
     """
     letters = [char for char in text if char.isalpha()]
     if not letters or all(char.isupper() for char in letters) or all(char.islower() for char in letters):
         return False
     words = [(match.start(), match.end(), match.group()) for match in re.finditer(r"[^\s,;:!?\"()\[\]]+", text)]
-    inside = [index for index, (start, end, _) in enumerate(words) if mention.start <= start and end <= mention.end]
+    inside = [index for index, (first, last, _) in enumerate(words) if start <= first and last <= end]
     if not inside:
         return False
 

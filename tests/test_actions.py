@@ -324,6 +324,12 @@ def test_recommend_newcomer_offers_onboarding(service, sender):
     assert responses(messages) == ["utter_popular_for_newcomer", "utter_offer_onboarding"]
 
 
+def test_recommend_with_written_score_is_rating(service, sender):
+    messages, _ = run(ActionRecommend(service), sender, "★★★ for Grease", "recommend")
+    assert responses(messages) == ["utter_rating_saved"]
+    assert stored(service, sender) == {1380: 3.0}
+
+
 def test_next_watch_after_ratings_excludes_rated(service, sender):
     run(ActionRateMovie(service), sender, "Heat 4 stars", "rate_movie")
     messages, _ = run(ActionNextWatch(service), sender, "what should I watch next?", "next_watch")

@@ -276,3 +276,12 @@ def test_nlu_genre_synonyms_agree_with_parsing():
             word = line[2:].strip()
             if word:
                 assert item["synonym"] in normalise_genre(word), word
+
+
+def test_star_symbols_spelled_out():
+    from recengine.parsing import spell_out_star_symbols
+
+    assert spell_out_star_symbols("★★★ for Grease") == "3 stars for Grease"
+    assert spell_out_star_symbols("Heat ★★★½") == "Heat 3.5 stars"
+    assert spell_out_star_symbols("★ Cats") == "1 star Cats"
+    assert spell_out_star_symbols("Heat 4 stars") == "Heat 4 stars"
