@@ -80,8 +80,9 @@ _META_FILE = "content_meta.json"
 _QUANTUM = 1_000_000
 
 # Columns carried by at least this share of movies are multiplied as dense arrays (BLAS) and the
-# rest as sparse ones. Genres would make the sparse product nearly dense, while names are rare.
-_DENSE_COLUMN_SHARE = 0.01
+# rest as sparse ones. A dense column costs n² per product and a sparse one about its movie count
+# squared (with more overhead per step), so only columns as common as a big genre go dense.
+_DENSE_COLUMN_SHARE = 0.05
 _MAX_DENSE_COLUMNS = 512
 
 
@@ -307,7 +308,9 @@ class _SimilarityProduct:
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Return the cosines of movies ``start:stop`` against every movie, shape (stop-start, n)."""
         block = self._dense[start:stop] @ self._dense.T
-        block += (self._sparse[start:stop] @ self._sparse_t).toarray()
+        # A sparse product has no repeated (row, column) pairs, so a fancy-indexed add is exact.
+        rare = (self._sparse[start:stop] @ self._sparse_t).tocoo()
+        block[rare.row, rare.col] += rare.data
         return block
 
 

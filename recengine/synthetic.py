@@ -13,7 +13,8 @@ MovieLens CSV layout, which :func:`recengine.movielens.load_folder` reads like a
 | ``movie_metadata.csv`` | IMDB-5000 layout: director, three actors, plot keywords, genres, IMDb link, score |
 
 Pass ``movie_metadata.csv`` as ``imdb_metadata`` to ``load_folder`` to get director, cast and
-keywords for ``metadata_share`` of the movies (0.9 by default; the rest have genres and tags only).
+keywords for ``metadata_share`` of the movies (0.9 by default). The other movies have genres and
+tags only, as many real movies do.
 
 How the data is made, so that models have something real to learn:
 
@@ -449,8 +450,8 @@ def _user_activity(config: SyntheticConfig, rng: np.random.Generator) -> np.ndar
 def _draw_movies(rng: np.random.Generator, cdf: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (user index, movie index) pairs: ``counts[u]`` distinct movies per user, drawn by popularity.
 
-    Draws with replacement and keeps each user's first draws of distinct movies, which is
-    sampling without replacement in draw order; users left short are drawn for again with a
+    Draws with replacement and keeps each user's first draws of distinct movies, which amounts
+    to sampling without replacement in draw order. Users left short are drawn for again with a
     larger surplus.
     """
     movie_count = len(cdf)

@@ -265,7 +265,7 @@ def test_quality_rerank_orders_pool_by_weighted_rating(film_catalog):
         assert item.details["weighted_rating"] == pytest.approx(expected_wr[item.movie_id], abs=1e-4)
 
 
-def test_quality_vote_filter_prefers_well_rated_pool_members(film_catalog):
+def test_quality_vote_filter(film_catalog):
     model = ContentModel.fit(film_catalog, ContentConfig(quality_pool=6, quality_min_votes_quantile=0.5))
     result = model.similar(6, n=2, quality=True)
     pool_ids = model.similar(6, n=6, quality=False).movie_ids
@@ -425,3 +425,33 @@ def test_real_build_artefact(settings):
     model = load_content_artefact("ml-latest-small", settings)
     assert len(model.movie_ids) == 9742
     assert 3114 in model.similar(1).movie_ids
+
+
+@pytest.mark.slow
+def test_similar_command_by_title(tmp_path, monkeypatch, capsys):
+    from recengine.cli import main
+
+    monkeypatch.setenv("RECENGINE_MODELS_DIR", str(tmp_path / "models"))
+    assert main(["similar", "Toy Story", "-n", "5", "--ranking", "plain"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("Movies like Toy Story (1995), by similarity:")
+    assert "Toy Story 2 (1999)  [3114," in printed
+    assert "same director as Toy Story (1995): John Lasseter" in printed
+
+
+@pytest.mark.slow
+def test_similar_command_json_and_errors(tmp_path, monkeypatch, capsys):
+    import json
+
+    from recengine.cli import main
+
+    monkeypatch.setenv("RECENGINE_MODELS_DIR", str(tmp_path / "models"))
+    assert main(["similar", "58559", "-n", "3", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["title"] == "The Dark Knight (2008)"
+    assert len(payload["items"]) == 3
+    assert payload["items"][0]["reason"]
+    assert main(["similar", "no such film qqq"]) == 2
+    assert "no movie title matches" in capsys.readouterr().err
+    assert main(["similar", "99999999"]) == 2
+    assert "is not in the ml-latest-small catalog" in capsys.readouterr().err

@@ -166,5 +166,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synthetic.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     synthetic.add_argument("--metadata-share", type=float, default=0.9, help="share of movies with director, cast and keywords (default 0.9)")
     synthetic.add_argument("--out", type=Path, default=None, help="output folder (default var/synthetic/ml-synthetic)")
-    synthetic.add_argument("--force", action="store_true", help="replace the output folder when it already holds files")
+    synthetic.add_argument("--force", action="store_true", help="replace the output folder when it already contains files")
     synthetic.set_defaults(handler=_synthetic)
