@@ -25,10 +25,10 @@ deterministic. A request that needs more candidates than the stored neighbours (
 excluded, a genre filter) computes the seed's full similarity row on demand.
 
 Two rankings are offered. *Plain* returns the most similar movies by cosine. *Quality*
-re-ranks the ``quality_pool`` most similar by IMDB weighted rating
-``WR = v/(v+m)·R + m/(v+m)·C`` (v: rating count, R: mean rating, m: the 75th percentile of
-rating counts, C: the mean rating over the catalog), as the original design did, after
-dropping candidates whose rating count is below ``quality_min_votes_quantile`` of the pool.
+re-ranks the ``quality_pool`` most similar by IMDB weighted rating, as the original design did:
+``WR = v/(v+m)·R + m/(v+m)·C``, with v the rating count, R the mean rating, m the 75th
+percentile of rating counts and C the mean rating over the catalog. Before re-ranking it drops
+candidates whose rating count is below ``quality_min_votes_quantile`` of the pool.
 The weighted rating is the popularity chart's (``PopularityModel.weighted_ratings``).
 Quality is the default because it scored higher in ``benchmarks/bench_content.py``.
 
@@ -523,7 +523,7 @@ class ContentModel:
         indptr, indices = self._features.indptr, self._features.indices
         common = np.intersect1d(indices[indptr[seed]:indptr[seed + 1]], indices[indptr[other]:indptr[other + 1]], assume_unique=True)
         by_kind: dict[str, list[str]] = defaultdict(list)
-        # Most specific first inside a kind, because a rare keyword or tag tells more than a common one.
+        # Rarest first inside a kind, because a rare keyword or tag is more specific than a common one.
         frequency = self._column_movies
         for column in sorted(common.tolist(), key=lambda column: (frequency[column], self._labels[column])):
             by_kind[self._tokens[column][0]].append(self._labels[column])
@@ -566,8 +566,8 @@ class ContentModel:
     def _ranked(self, position: int, allowed: np.ndarray, needed: int) -> tuple[np.ndarray, np.ndarray]:
         """Return up to ``needed`` allowed positions most similar to ``position``, with their cosines.
 
-        Reads the stored neighbours; when they run out while more similar movies may exist (the stored
-        list is full), the seed's full similarity row is computed.
+        Reads the stored neighbours. When they run out while more similar movies may exist (the stored
+        list is full), the seed's full similarity row is computed instead.
         """
         stored = self._neighbour_positions[position]
         cosines = self._neighbour_cosines[position]
@@ -685,9 +685,9 @@ class ContentModel:
 
         With ``request.seed_movie_id``: :meth:`similar` for that seed, minus everything the user rated
         or excluded, honouring the genre and year filters. Without a seed: movies similar to the user's
-        most recent liked ratings (``config.liked_rating`` and above, up to ``config.history_seeds``),
-        each candidate scored by the sum over seeds of cosine x (rating - liked_rating + 1), explained by
-        the seed that contributes most. With neither, an empty list and a ``fallback_reason``, so a
+        most recent liked ratings (``config.liked_rating`` and above, up to ``config.history_seeds``).
+        Each candidate scores the sum over seeds of cosine x (rating - liked_rating + 1) and is
+        explained by the seed that contributes most. With neither, an empty list and a ``fallback_reason``, so a
         caller can fall back to the popularity chart. An unknown seed id raises :class:`UnknownMovieError`.
         """
         blocked = request.blocked_ids()
@@ -730,8 +730,8 @@ class ContentModel:
     ) -> tuple[dict[int, float], dict[int, tuple[float, int]]]:
         """Return each candidate's summed weighted cosine and its (largest contribution, seed index).
 
-        With ``needed`` None only the stored neighbours are read; otherwise each seed contributes its
-        ``needed`` most similar allowed movies, computed from the full row when the stored ones run out.
+        With ``needed`` None, only the stored neighbours are read. Otherwise each seed contributes its
+        ``needed`` most similar allowed movies, from the full row when the stored ones run out.
         """
         totals: dict[int, float] = defaultdict(float)
         best_seed: dict[int, tuple[float, int]] = {}

@@ -19,8 +19,8 @@ tags only, as many real movies do.
 How the data is made, so that models have something real to learn:
 
 - *Popularity* is long-tailed: movie weights follow a Zipf law ``(rank + 10) ** -exponent``
-  (exponent 1.05), so at the default scale the top 1% of movies draw about a third of the
-  ratings. Each user rates distinct movies drawn by those weights.
+  (exponent 1.0). At the default scale the top 1% of movies get 38% of the ratings and the
+  top 10% get 69% (measured with seed 42). Each user rates distinct movies drawn by those weights.
 - *Activity* is long-tailed too: every user has at least 20 ratings (as in MovieLens), plus a
   log-normal number more, scaled so that the total is exactly the requested count.
 - *Ratings* come from a latent-factor model, ``3.6 + user bias + movie bias + u·v + noise``,
@@ -35,7 +35,8 @@ How the data is made, so that models have something real to learn:
 
 Everything comes from one seed through independent ``numpy.random.Generator`` streams, so the
 same seed and sizes give byte-identical files. Ratings are generated and written a block of
-users at a time, so memory stays near a few hundred megabytes at full scale.
+users at a time. At full scale a run took 91 CPU seconds with a peak RSS of 0.7 GB, and wrote
+708 MB of ratings.csv (2 shared cores, Python 3.10, numpy 1.23).
 
 Command line: ``python -m recengine synthetic --movies 45000 --users 270000 --ratings 26000000
 --seed 42 --out var/synthetic/ml-synthetic``.
@@ -176,7 +177,11 @@ class SyntheticConfig:
     factors: int = 8
     """Latent factors of the rating model."""
     popularity_exponent: float = 1.0
-    """Zipf exponent of movie popularity; higher concentrates ratings on fewer movies."""
+    """Zipf exponent of movie popularity; higher concentrates ratings on fewer movies.
+
+    NOTE: the tail is thicker than MovieLens's. At the default scale the median movie gets about
+    160 ratings, while in ml-latest-small the median is 3. No single exponent matches both the
+    head share and that thin tail."""
     metadata_share: float = 0.9
     """Share of movies listed in movie_metadata.csv (director, cast, keywords)."""
     tags_per_rating: float = 0.005
@@ -208,7 +213,7 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class SyntheticSummary:
-    """What :func:`generate_dataset` wrote."""
+    """Summary of the files :func:`generate_dataset` wrote."""
 
     folder: Path
     movies: int
@@ -261,8 +266,8 @@ def _make_titles(rng: np.random.Generator, years: np.ndarray) -> list[str]:
     def pick(words: list[str]) -> str:
         return words[int(rng.integers(len(words)))]
 
-    # Each template with the number of distinct titles it can make; templates are drawn in
-    # proportion to that number, so no small template repeats its few titles over and over.
+    # Each template comes with the number of distinct titles it can make. Templates are drawn in
+    # proportion to that number, so a small template does not repeat its few titles over and over.
     templates = [
         (lambda: f"The {pick(adjectives)} {pick(nouns)}", len(adjectives) * len(nouns)),
         (lambda: f"{pick(nouns)} of the {pick(nouns)}", len(nouns) ** 2),
