@@ -423,6 +423,7 @@ class ContentModel:
         positions, cosines = _top_neighbours(_normalise_rows(features), strength, config.neighbours, config.block_entries)
         years = movies["year"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
         # The chart's overall weighted rating, so "quality" means the same here as in the charts.
+        # NOTE: it is frozen at fit time, so ratings given in conversation reach it only on a rebuild.
         weighted_rating = PopularityModel(catalog).weighted_ratings().reindex(movies.index).to_numpy(dtype=np.float64)
         model = cls(
             config=config, movie_ids=movie_ids, titles=movies["display_title"].tolist(), years=years,
