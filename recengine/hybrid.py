@@ -104,6 +104,10 @@ class HybridModel:
         """Return up to ``request.n`` suggestions for the four cases in the module docstring."""
         if request.n <= 0:
             return Recommendations(items=[], source=SOURCE)
+        with self.svd.request_threads():
+            return self._recommend(request)
+
+    def _recommend(self, request: Request) -> Recommendations:
         user = self.svd.user_for(request)
         if request.seed_movie_id is not None:
             return self._seeded(request, user)
@@ -254,4 +258,4 @@ class HybridModel:
         return self._without_ratings(request, why)
 
     def _title(self, movie_id: int) -> str:
-        return self.catalog.movie(movie_id).display_title
+        return self.svd.title(movie_id)

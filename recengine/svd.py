@@ -34,13 +34,14 @@ to each suggestion.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ContextManager, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -123,6 +124,12 @@ class SVDConfig:
     """Lowest predicted rating; predictions are clipped to [rating_min, rating_max]."""
     rating_max: float = 5.0
     """Highest predicted rating."""
+    request_blas_threads: int | None = 1
+    """BLAS threads while answering one request; None keeps the process setting.
+
+    A request does a few small solves and matrix-vector products. With OpenBLAS's default of one
+    thread per core, a busy machine made a 3-rating fold-in take about 100 ms at the median instead
+    of 3 ms (``benchmarks/bench_recommend_speed.py`` reports both)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -141,6 +148,8 @@ class SVDConfig:
             problems.append("ranking 'imputed' needs a positive imputed_ratio")
         if self.rank_min_ratings < 0:
             problems.append(f"rank_min_ratings must not be negative, got {self.rank_min_ratings}")
+        if self.request_blas_threads is not None and self.request_blas_threads < 1:
+            problems.append(f"request_blas_threads must be None or at least 1, got {self.request_blas_threads}")
         if not self.rating_min < self.rating_max:
             problems.append(f"rating_min ({self.rating_min}) must be below rating_max ({self.rating_max})")
         if problems:
@@ -409,6 +418,8 @@ class SVDModel:
     def __init__(self, catalog: Catalog, config: SVDConfig = SVDConfig()):
         self.catalog = catalog
         self.config = config
+        self.training_seconds: dict[str, float] = {}
+        """Wall seconds of the last :meth:`fit`, per trained model (for build manifests and benchmarks)."""
         self.rating_model: _Factorisation | None = None
         self.ranking_model: _Factorisation | None = None
         self.user_keys: list[str] = []
@@ -436,10 +447,13 @@ class SVDModel:
         trainset = _ArrayTrainset(user_codes, item_codes, values, n_users, n_items)
         self.rating_model = _Factorisation.train(trainset, config.surprise_params(), config.fold_in_reg, config.fold_in_bias_reg)
         del trainset
-        log.info("Trained the rating model in %.1f s", time.perf_counter() - started)
+        self.training_seconds = {"rating model": time.perf_counter() - started}
+        log.info("Trained the rating model in %.1f s", self.training_seconds["rating model"])
         self.ranking_model = None
         if config.ranking == "imputed":
+            ranking_started = time.perf_counter()
             self.ranking_model = self._train_ranking(user_codes, item_codes, values, n_users, n_items)
+            self.training_seconds["ranking model"] = time.perf_counter() - ranking_started
         self.user_keys = list(user_keys)
         self.item_ids = np.asarray(item_ids, dtype=np.int64)
         self.item_counts = np.bincount(item_codes, minlength=n_items).astype(np.int64)
@@ -508,6 +522,7 @@ class SVDModel:
 
     def _derive_lookups(self) -> None:
         self._titles: dict[int, str] | None = None
+        self._thread_controller = None
         self._user_index = {key: index for index, key in enumerate(self.user_keys)}
         self._item_index = pd.Index(self.item_ids)
         self._log_counts = np.log1p(self.item_counts).astype(np.float32)
@@ -774,6 +789,16 @@ class SVDModel:
 
     # ------------------------------------------------------------------ recommending
 
+    def request_threads(self) -> ContextManager:
+        """Return a context that limits BLAS threads for one request (``SVDConfig.request_blas_threads``)."""
+        if self.config.request_blas_threads is None:
+            return contextlib.nullcontext()
+        if self._thread_controller is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._thread_controller = ThreadpoolController()
+        return self._thread_controller.limit(limits=self.config.request_blas_threads, user_api="blas")
+
     def recommend(self, request: Request) -> Recommendations:
         """Return the movies with the best ranking score for the user; an unknown user gets none.
 
@@ -781,6 +806,10 @@ class SVDModel:
         a known dataset user nor a rating of a movie the model knows, the result is empty with
         ``fallback_reason`` saying so, and the caller decides what such a user sees.
         """
+        with self.request_threads():
+            return self._recommend(request)
+
+    def _recommend(self, request: Request) -> Recommendations:
         user = self.user_for(request)
         if user is None:
             return Recommendations(items=[], source=self.name, fallback_reason="no ratings of movies the model knows")
@@ -798,12 +827,13 @@ class SVDModel:
             reason = f"predicted {stars:.1f} stars for you"
             if contribution is not None:
                 details["because_of"] = contribution.movie_id
-                reason = f"because you rated {self._title(contribution.movie_id)} {_stars(contribution.rating)}; {reason}"
+                reason = f"because you rated {self.title(contribution.movie_id)} {_stars(contribution.rating)}; {reason}"
             items.append(Suggestion(int(movie_id), float(ranked[row]), reason, self.name, stars, details))
         log.debug("svd: %d suggestions (folded in: %s)", len(items), user.folded_in)
         return Recommendations(items=items, source=self.name)
 
-    def _title(self, movie_id: int) -> str:
+    def title(self, movie_id: int) -> str:
+        """Return a catalog movie's display title."""
         # Catalog.movie builds a whole Movie through pandas, about a millisecond; a dict lookup is not.
         if self._titles is None:
             self._titles = dict(zip(self.catalog.movies.index.tolist(), self.catalog.movies["display_title"].tolist()))
