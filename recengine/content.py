@@ -56,7 +56,6 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from nltk.stem.snowball import SnowballStemmer
 
 from recengine.catalog import Catalog
 from recengine.errors import ArtefactError, UnknownMovieError
@@ -187,6 +186,9 @@ class _Tokeniser:
 
     def __init__(self, config: ContentConfig):
         self._config = config
+        # nltk takes seconds to import, so only building features pays for it, not every CLI start.
+        from nltk.stem.snowball import SnowballStemmer
+
         self._stemmer = SnowballStemmer("english")
         self._names: dict[str, str] = {}
         self._terms: dict[str, str] = {}
