@@ -416,14 +416,16 @@ def test_recommender_on_real_catalog(movielens_small, tmp_path):
     from recengine.nextwatch.recommender import NextWatchModel, train_artefact
 
     data = movielens_small
+    # The first 100 users keep the test short; every catalog movie still gets an index.
+    ratings = data.ratings[data.ratings["user_id"] <= 100]
     config = NextWatchConfig(max_len=20, hidden_size=16, num_layers=1, num_heads=2, feed_forward_size=32,
                              max_epochs=1, batch_size=128)
-    figures = train_artefact(data.ratings, data.catalog, tmp_path, config, progress=False)
-    assert figures["users"] == data.ratings["user_id"].nunique()
+    figures = train_artefact(ratings, data.catalog, tmp_path, config, progress=False)
+    assert figures["users"] == ratings["user_id"].nunique()
     assert figures["items"] == len(data.catalog)
     model = NextWatchModel.load(tmp_path, data.catalog)
-    user = int(data.ratings["user_id"].iloc[0])
-    rated = set(data.ratings.loc[data.ratings["user_id"] == user, "movie_id"])
+    user = int(ratings["user_id"].iloc[0])
+    rated = set(ratings.loc[ratings["user_id"] == user, "movie_id"])
     result = check_recommender_contract(model, data.catalog, Request(user_id=user, n=10))
     assert len(result.items) == 10
     assert rated.isdisjoint(result.movie_ids)

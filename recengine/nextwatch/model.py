@@ -339,7 +339,7 @@ def _compile_steps(model, optimizer, config: NextWatchConfig):
     # Batches are padded to their own longest row, so the length axis is left open as well.
     signature = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32)]
 
-    @tf.function(input_signature=signature)
+    @tf.function(input_signature=signature, autograph=False)
     def train_step(tokens, labels):
         with tf.GradientTape() as tape:
             hidden = model(tokens, training=True)  # (batch, length, hidden)
@@ -352,7 +352,7 @@ def _compile_steps(model, optimizer, config: NextWatchConfig):
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
-    @tf.function(input_signature=signature[:1])
+    @tf.function(input_signature=signature[:1], autograph=False)
     def score_step(tokens):
         hidden = model(tokens, training=False)[:, -1, :]  # (batch, hidden): the appended mask slot
         return model.item_logits(hidden)  # (batch, num_items)
