@@ -4,9 +4,9 @@ Loads the built artefact (``python -m recengine build --only nextwatch``) and ti
 
 - load: a fresh Python process that imports the recommender and loads the artefact (NumPy path,
   what the assistant does), and the same with the Keras model rebuilt in TensorFlow;
-- latency: ``NextWatchModel.recommend`` for dataset users (their whole history) and for chat users
-  (three rated movies), p50/p95/p99 over the requests; beside it, TensorFlow scoring of one user
-  with a warmed ``tf.function``.
+- latency: p50/p95/p99 of ``NextWatchModel.recommend`` for dataset users (their whole history)
+  and for chat users (three rated movies). Beside it, TensorFlow scores one user at a time with a
+  warmed ``tf.function``.
 
     .venv/bin/python benchmarks/nextwatch_serving.py --dataset ml-latest-small --requests 500
 """

@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, choices=("BERT4Rec", "SASRec"))
     parser.add_argument("--data", type=Path, default=REPO / "var" / "recbole" / "data")
     parser.add_argument("--work", type=Path, default=REPO / "var" / "recbole" / "work")
+    # NOTE: RecBole trains on every prefix of every sequence (about 96,000 samples per epoch on
+    # ml-100k), padded to MAX_ITEM_LIST_LENGTH, so 200 was out of reach on a shared 2-core machine.
     parser.add_argument("--max-len", type=int, default=50, help="MAX_ITEM_LIST_LENGTH (RecBole's default 50)")
     parser.add_argument("--max-epochs", type=int, default=300)
     parser.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this wall-clock budget")

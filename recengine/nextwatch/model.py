@@ -77,6 +77,8 @@ class NextWatchConfig:
     """Extra samples per user and epoch that mask only the last item (0 disables, 1.0 adds one each)."""
     batch_size: int = 64
     learning_rate: float = 1e-3
+    # NOTE: learning rate, mask ratio, width and dropout are the usual BERT4Rec defaults. They were
+    # not tuned on validation, because one training run took most of an hour on the shared 2-core machine.
     weight_decay: float = 0.0
     """Decoupled weight decay (AdamW); 0 uses plain Adam."""
     max_epochs: int = 200
