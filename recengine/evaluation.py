@@ -46,6 +46,7 @@ __all__ = [
     "Split", "temporal_split", "leave_one_out_split", "train_catalog", "user_histories",
     "ModelScores", "evaluate_recommender", "evaluate_models", "markdown_table", "plot_scores",
     "MODEL_NAMES", "EvaluationConfig", "ModelSet", "score_models", "run_temporal", "run_leave_one_out",
+    "tune_hybrid",
 ]
 
 log = logging.getLogger(__name__)
@@ -437,3 +438,26 @@ def run_leave_one_out(config: EvaluationConfig, settings=None, svd_config=None, 
         split = Split(split.name, split.train[split.train["user_id"].isin(kept)], split.test[split.test["user_id"].isin(kept)], split.description)
     models = ModelSet(data.catalog, split.train, svd_config, hybrid_config)
     return split, score_models(models, config.models, split, len(data.catalog), config.k, None)
+
+
+def tune_hybrid(config: EvaluationConfig, weights: Sequence[float], settings=None, svd_config=None) -> tuple[Split, list[ModelScores]]:
+    """Score the hybrid's personal lists for each content weight on a validation cut of the training data.
+
+    The temporal hold-out's training part is split again the same way (each user's latest
+    ``test_fraction`` of it), so choosing the weight never looks at the test ratings.
+    """
+    from recengine.hybrid import HybridConfig, HybridModel
+    from recengine.movielens import load_dataset
+
+    data = load_dataset(config.dataset, settings)
+    outer = temporal_split(_first_users(data.ratings, config.max_users), config.test_fraction)
+    inner = temporal_split(outer.train, config.test_fraction, name=f"{data.name} validation")
+    models = ModelSet(data.catalog, inner.train, svd_config)
+    histories = user_histories(inner.train)
+    results = []
+    for weight in weights:
+        hybrid = HybridModel(models.catalog, models.svd(), models.content(), models.popularity(), HybridConfig(content_weight=weight))
+        scores = evaluate_recommender(hybrid, inner, len(data.catalog), config.k, config.relevance_threshold, histories=histories)
+        scores.model = f"hybrid content_weight={weight:g}"
+        results.append(scores)
+    return inner, results

@@ -210,3 +210,25 @@ def test_evaluate_command_rejects_unknown_model(capsys):
 def test_evaluation_config_rejects_unknown_model():
     with pytest.raises(ValueError, match="unknown model"):
         EvaluationConfig(models=("svd", "magic"))
+
+
+@pytest.mark.slow
+def test_tune_hybrid_scores_each_weight_on_validation(settings):
+    from recengine.evaluation import tune_hybrid
+    from recengine.svd import SVDConfig
+
+    fast = SVDConfig(n_factors=20, n_epochs=5, rank_n_factors=20, rank_n_epochs=5)
+    split, results = tune_hybrid(EvaluationConfig(max_users=30), [0.0, 1.0], settings, svd_config=fast)
+    assert split.name == "ml-latest-small validation"
+    assert [result.model for result in results] == ["hybrid content_weight=0", "hybrid content_weight=1"]
+    assert all(0.0 <= value <= 1.0 for result in results for value in result.metrics.values())
+    assert len(split.test) > 0
+    # The validation cut re-splits the outer training part only, so no outer test rating is used.
+    from recengine.movielens import load_dataset
+
+    ratings = load_dataset("ml-latest-small", settings).ratings
+    outer = temporal_split(ratings[ratings["user_id"].isin(sorted(ratings["user_id"].unique())[:30])])
+    assert len(split.train) + len(split.test) == len(outer.train)
+    held_out = set(zip(outer.test["user_id"], outer.test["movie_id"]))
+    assert not held_out & set(zip(split.test["user_id"], split.test["movie_id"]))
+    assert not held_out & set(zip(split.train["user_id"], split.train["movie_id"]))

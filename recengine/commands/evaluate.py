@@ -54,6 +54,8 @@ def _evaluate(options: argparse.Namespace) -> int:
     )
     settings = get_settings()
     k = config.k
+    if options.tune_hybrid:
+        return _tune_hybrid(options, config, settings)
     split, results = run_temporal(config, settings)
     print(f"## {split.name}\n\n{split.description}; relevant = test ratings >= {config.relevance_threshold:g}; "
           f"each model ranks every movie the user has not rated in training.\n")
@@ -75,6 +77,27 @@ def _evaluate(options: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_hybrid(options: argparse.Namespace, config, settings) -> int:
+    from recengine.evaluation import markdown_table, tune_hybrid
+
+    split, results = tune_hybrid(config, options.tune_hybrid, settings)
+    print(f"## {split.name}\n\nThe temporal hold-out's training part split again by time; relevant = ratings >= "
+          f"{config.relevance_threshold:g}.\n")
+    print(markdown_table(results, [f"precision@{config.k}", f"recall@{config.k}", f"ndcg@{config.k}", "coverage"]))
+    print(f"\nCommand: {_command_line(options)}")
+    return 0
+
+
+def _weights(text: str) -> list[float]:
+    try:
+        weights = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0,0.5,1, got {text!r}") from None
+    if not weights or min(weights) < 0:
+        raise argparse.ArgumentTypeError(f"expected one or more weights of 0 or more, got {text!r}")
+    return weights
+
+
 def _command_line(options: argparse.Namespace) -> str:
     """Return the command that reproduces this run, with the options that differ from the defaults."""
     parts = ["python", "-m", "recengine", "evaluate"]
@@ -88,6 +111,8 @@ def _command_line(options: argparse.Namespace) -> str:
             parts += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     if options.skip_leave_one_out:
         parts.append("--skip-leave-one-out")
+    if options.tune_hybrid:
+        parts += ["--tune-hybrid", ",".join(f"{weight:g}" for weight in options.tune_hybrid)]
     if options.plot:
         parts += ["--plot", options.plot]
     return " ".join(shlex.quote(part) for part in parts)
@@ -112,4 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-users", type=_positive_int, default=None, help="use only the first N users by id (quick runs)")
     parser.add_argument("--skip-leave-one-out", action="store_true", help="skip the ml-100k leave-one-out split")
     parser.add_argument("--plot", default=None, help=f"PNG file for the bar chart (default: <var dir>/{DEFAULT_PLOT})")
+    parser.add_argument("--tune-hybrid", type=_weights, metavar="WEIGHTS", default=None,
+                        help="instead, score the hybrid for these content weights (e.g. 0,0.25,0.5,1) on a validation cut "
+                             "of the training ratings")
     parser.set_defaults(handler=_evaluate)
