@@ -2,8 +2,8 @@
 
 Two protocols, both run by ``python -m recengine evaluate``:
 
-Temporal hold-out (ml-latest-small). Each user's ratings are sorted by time (ties broken by movie
-id); the last ``test_fraction`` of them (at least one) is the test set and the rest is training.
+Temporal hold-out (ml-latest-small). Each user's ratings are sorted by time, ties broken by movie
+id. The last ``test_fraction`` of them (at least one) is the test set, and the rest is training.
 Every model is trained on the training ratings only, and the catalog's rating counts and means
 are recomputed from them, so popularity charts do not see the future. A test movie is relevant
 when its rating is at least ``relevance_threshold`` (4 stars by default); users without a relevant
@@ -195,7 +195,7 @@ class ModelScores:
     users: int
     seconds: float
     answered_by: dict[str, int] = field(default_factory=dict)
-    """How many lists each source produced, which shows when a fallback answered."""
+    """Number of lists per source, which shows when a fallback produced them."""
 
     def row(self) -> dict[str, object]:
         """Return a flat mapping for a table row."""
@@ -315,7 +315,7 @@ MODEL_NAMES = ("popularity", "content", "svd-rating", "svd", "hybrid")
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """What ``python -m recengine evaluate`` runs."""
+    """Settings of a ``python -m recengine evaluate`` run."""
 
     dataset: str = "ml-latest-small"
     """Dataset of the temporal hold-out."""
@@ -330,7 +330,7 @@ class EvaluationConfig:
     leave_one_out: bool = True
     """Also score on the ml-100k leave-one-out split."""
     models: tuple[str, ...] = MODEL_NAMES
-    """Which rows to run, from :data:`MODEL_NAMES`."""
+    """Rows to run, from :data:`MODEL_NAMES`."""
 
     def __post_init__(self) -> None:
         unknown = set(self.models) - set(MODEL_NAMES)

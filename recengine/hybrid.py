@@ -1,7 +1,7 @@
 """The hybrid recommender: content similarity for "more like this", SVD for "what you will like".
 
-Four cases, decided per request; ``Recommendations.source`` and ``fallback_reason`` say which
-answered:
+Four cases, decided per request. ``Recommendations.source`` and ``fallback_reason`` name the
+model that produced the list and why:
 
 1. A seed movie and a user with ratings (the original design's hybrid): the ``seed_pool`` movies
    most similar in content to the seed are re-ranked by the user's predicted rating from
@@ -85,8 +85,8 @@ def _standardised(values: np.ndarray) -> np.ndarray:
 class HybridModel:
     """Content neighbours re-ranked by SVD, SVD lists explained by content, popularity for newcomers.
 
-    ``content`` may be None (its artefact not built): seeded requests then fall back to the
-    personal SVD list and say so.
+    ``content`` may be None when its artefact is not built. Seeded requests then fall back to the
+    personal SVD list, and ``fallback_reason`` tells the user.
     """
 
     name = SOURCE
@@ -137,7 +137,7 @@ class HybridModel:
                                      lambda item, stars: f"{item.reason}; predicted {stars:.1f} stars for you")
         admirer = self.svd.fold_in([RatedMovie(seed, self.config.admirer_rating)])
         if admirer is None:
-            # The seed has no ratings, so nobody is known to have liked it: keep content's own order.
+            # The seed has no ratings, so no audience is known and content's own order is kept.
             return Recommendations(pool.items[: request.n], pool.source, f"{NO_RATINGS}, and {seed_title} has no ratings to learn from")
         order_scores = self.svd.ranking_scores(admirer)[np.maximum(self.svd.rows_of(ids), 0)]
         order_scores = np.where(self.svd.rows_of(ids) >= 0, order_scores, -np.inf)
@@ -250,7 +250,7 @@ class HybridModel:
         return Recommendations(chart.items, chart.source, why)
 
     def _from_content(self, request: Request) -> Recommendations:
-        """Answer a user whose rated movies the SVD model does not know: content first, then the chart."""
+        """Return content picks, else the chart, for a user whose rated movies are not in the SVD model."""
         why = "none of your rated movies has collaborative data yet"
         if self.content is not None:
             result = self.content.recommend(request)

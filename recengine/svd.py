@@ -10,9 +10,9 @@ It is trained with Surprise 1.1.4 on the dataset's ratings plus the ratings peop
 conversation, and gives the predicted stars shown to users. The learnt arrays are then kept as
 numpy arrays, so prediction, ranking and saving need no Surprise objects.
 
-Ranking model. A model trained to minimise rating error ranks poorly: it puts obscure movies with
-a few five-star ratings first and ignores which movies a user is likely to watch at all (on the
-ml-100k leave-one-out split it scores below the popularity chart). The personal list is therefore
+Ranking model. A model trained to minimise rating error ranks poorly. It puts obscure movies with
+a few five-star ratings first and ignores which movies a user is likely to watch at all, so on
+the ml-100k leave-one-out split it scores below the popularity chart. The personal list is therefore
 ordered by a second Surprise SVD trained on the ratings plus, per user, ``imputed_ratio`` times as
 many unrated movies drawn uniformly with the value ``imputed_value`` (0). Treating missing entries
 as low ratings is the "AllRank" idea of Steck ("Training and testing of recommender systems on
@@ -73,8 +73,8 @@ class SVDConfig:
     """Hyper-parameters of :class:`SVDModel`.
 
     Rating-model defaults: ``benchmarks/bench_rating_accuracy.py`` runs a nested grid search on
-    ml-100k (grid search on each outer training fold only) and prints where the tuned model lands;
-    the defaults here are its most frequently chosen cell. Ranking, fold-in and explanation defaults were
+    ml-100k, searching on each outer training fold only, and prints where the tuned model lands.
+    The defaults here are its most frequently chosen cell. Ranking, fold-in and explanation defaults were
     chosen on validation data only: the validation items of the ml-100k leave-one-out split and an
     inner temporal cut of the ml-latest-small training ratings (never the test items).
     """
@@ -93,7 +93,7 @@ class SVDConfig:
     """Seed of Surprise's initialisation and of the imputed sample, so a build is repeatable."""
 
     ranking: str = "imputed"
-    """What orders the personal list: ``imputed`` (the ranking model) or ``rating`` (predicted stars)."""
+    """Order of the personal list: ``imputed`` (the ranking model) or ``rating`` (predicted stars)."""
     imputed_ratio: float = 5.0
     """Unrated movies drawn per rating of a user for the ranking model (capped at all unrated movies)."""
     imputed_value: float = 0.0
@@ -125,7 +125,7 @@ class SVDConfig:
     rating_max: float = 5.0
     """Highest predicted rating."""
     request_blas_threads: int | None = 1
-    """BLAS threads while answering one request; None keeps the process setting.
+    """BLAS threads while one request is computed; None keeps the process setting.
 
     A request does a few small solves and matrix-vector products. With OpenBLAS's default of one
     thread per core, a busy machine made a 3-rating fold-in take about 100 ms at the median instead
@@ -201,7 +201,7 @@ class UserVector:
 
 @dataclass(frozen=True)
 class UserFactors:
-    """A user as the model sees them: trained or folded in, in the rating and the ranking model."""
+    """A user's factors in the rating and the ranking model, trained or folded in."""
 
     rating: UserVector
     ranking: UserVector | None
@@ -209,7 +209,7 @@ class UserFactors:
     folded_in: bool
     """True when solved from the request's ratings, False when taken from training."""
     rated: tuple[RatedMovie, ...] = ()
-    """The request's ratings of movies the model knows, for fold-in and explanations."""
+    """The request's ratings of movies in the model, used for fold-in and explanations."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class Contribution:
     movie_id: int
     rating: float
     share: float
-    """What this rating adds to the score through the fold-in regression."""
+    """Score this rating adds through the fold-in regression."""
 
 
 def dataset_user_key(user_id: int) -> str:
@@ -279,8 +279,8 @@ def _sample_unrated(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw about ``ratio`` unrated movies per rating of each user, uniformly, without repeats.
 
-    A user gets ``round(ratio · n_u)`` draws (at most their unrated movies); draws that hit a
-    rated movie or repeat are dropped and not redrawn, which loses a few per cent on dense users.
+    A user gets ``round(ratio · n_u)`` draws, at most as many as their unrated movies. Draws that
+    hit a rated movie or repeat are dropped and not redrawn, so dense users lose a few per cent.
     """
     counts = np.bincount(user_codes, minlength=n_users)
     wanted = np.minimum(np.rint(counts * ratio).astype(np.int64), n_items - counts)
@@ -497,8 +497,8 @@ class SVDModel:
         if conversation is not None and len(conversation):
             parts.append((conversation["user_key"].astype(str).to_numpy(dtype=object), conversation["movie_id"].to_numpy(dtype=np.int64),
                           conversation["rating"].to_numpy(dtype=np.float64), conversation_user_key))
-        # Users are coded per source before their keys are formatted, which keeps tens of millions
-        # of dataset ratings as integers; conversational users follow the dataset users.
+        # Users are coded per source before their keys are formatted, so tens of millions of
+        # dataset ratings stay integers. Conversational users follow the dataset users.
         user_codes, movie_ids, values, names = [], [], [], []
         for users, movies, rated, key in parts:
             known = np.isin(movies, catalog_ids)
@@ -574,7 +574,7 @@ class SVDModel:
                         arrays, "ranking", config.rank_fold_in_reg, config.rank_fold_in_reg, saved.imputed_ratio, saved.imputed_value,
                     )
         except (OSError, KeyError, ValueError, TypeError) as error:
-            raise ArtefactError(f"{folder} holds an unreadable SVD model ({error}): {rebuild}.") from error
+            raise ArtefactError(f"{folder} contains an unreadable SVD model ({error}): {rebuild}.") from error
         if (config.ranking == "imputed") != (model.ranking_model is not None):
             raise ArtefactError(f"{folder} was trained for ranking {saved.ranking!r}, not {config.ranking!r}: {rebuild}.")
         model._derive_lookups()
@@ -642,7 +642,7 @@ class SVDModel:
         return UserFactors(self.rating_model.trained(index), ranking, folded_in=False, rated=self._known(rated))
 
     def _known(self, history: Iterable[RatedMovie]) -> tuple[RatedMovie, ...]:
-        """Return the ratings of movies the model knows, the last rating of each movie only."""
+        """Return the ratings of movies in the model, keeping the last rating of each movie."""
         latest: dict[int, RatedMovie] = {}
         for item in history:
             latest[int(item.movie_id)] = item
@@ -666,7 +666,7 @@ class SVDModel:
     def user_for(self, request: Request) -> UserFactors | None:
         """Return the factors to score ``request`` with, or None when nothing is known about the user.
 
-        A dataset user whose history holds nothing beyond their training ratings uses the trained
+        A dataset user whose history contains nothing beyond their training ratings uses the trained
         factors; a user with ratings the model has not seen (conversational ones) is folded in
         from the whole history, so a new rating changes the list at once.
         """
@@ -803,8 +803,8 @@ class SVDModel:
         """Return the movies with the best ranking score for the user; an unknown user gets none.
 
         The genre and year filters of the request are applied. When the request carries neither
-        a known dataset user nor a rating of a movie the model knows, the result is empty with
-        ``fallback_reason`` saying so, and the caller decides what such a user sees.
+        a known dataset user nor a rating of a movie in the model, the result is empty and
+        ``fallback_reason`` gives the reason, so the caller decides what such a user gets.
         """
         with self.request_threads():
             return self._recommend(request)

@@ -148,7 +148,8 @@ def test_leave_one_out_split_attaches_ratings(settings):
     data = load_dataset("ml-100k", settings)
     validation, test = leave_one_out_split(settings.data_dir, data.ratings)
     assert len(validation.train) == 98_114
-    assert len(test.test) == 943 and len(validation.test) == 943
+    assert len(test.test) == 943
+    assert len(validation.test) == 943
     assert len(test.train) == 98_114 + 943
     assert test.test["rating"].between(1, 5).all()
     assert not set(zip(test.test["user_id"], test.test["movie_id"])) & set(zip(test.train["user_id"], test.train["movie_id"]))

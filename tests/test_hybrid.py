@@ -19,7 +19,7 @@ from test_svd import GENRES, WORLD_CONFIG, make_world, movies_of_genre, world_ca
 def world():
     rng = np.random.default_rng(20241205)
     ratings, genre_of, _ = make_world(rng)
-    # Four movies nobody rated are appended; rating counts and means feed the popularity chart.
+    # Four unrated movies are appended; rating counts and means feed the popularity chart.
     catalog = train_catalog(world_catalog(np.concatenate([genre_of, np.arange(len(GENRES))])), ratings)
     svd = SVDModel(catalog, WORLD_CONFIG).fit(ratings)
     content = ContentModel.fit(catalog, ContentConfig(neighbours=40))
@@ -93,7 +93,8 @@ def test_seed_with_ratings_reranks_content_neighbours_by_prediction(world):
     history = horror_fan(genre_of)
     seed = movies_of_genre(genre_of, "Drama")[0]
     result = check_recommender_contract(hybrid, catalog, Request(history=history, seed_movie_id=seed, n=8))
-    assert result.source == "hybrid" and result.fallback_reason is None
+    assert result.source == "hybrid"
+    assert result.fallback_reason is None
     pool = hybrid.content.similar(seed, n=HybridConfig().seed_pool, exclude=request_blocked(history, seed), quality=False).movie_ids
     assert set(result.movie_ids) <= set(pool)
     predicted = [item.predicted_rating for item in result.items]
@@ -224,7 +225,8 @@ def test_recommend_and_hybrid_commands(movielens_small, real_models, settings, m
     output = capsys.readouterr().out
     assert output.startswith("Picks for chat user 'cli-user' (from svd):")
     assert output.count("predicted") >= 5
-    assert "Reservoir Dogs" not in output and "Heat (1995)  [" not in output
+    assert "Reservoir Dogs" not in output
+    assert "Heat (1995)  [" not in output
 
     assert main(["hybrid", "--chat-user", "cli-user", "--seed", "alien 1979", "-n", "5"]) == 0
     output = capsys.readouterr().out

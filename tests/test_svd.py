@@ -50,7 +50,7 @@ def make_world(rng: np.random.Generator, n_users: int = 300, per_genre: int = 30
     """Return (ratings, genre of each movie, expected rating matrix) for users who each love one genre.
 
     A user's expected rating is 3 + 1.5 for their genre (-1 for the others) + a per-movie quality
-    term; they mostly rate movies of their genre, as people watch what they like.
+    term. Users mostly rate movies of their own genre, because people watch what they like.
     """
     n_movies = per_genre * len(GENRES)
     genre_of = np.repeat(np.arange(len(GENRES)), per_genre)
@@ -156,7 +156,7 @@ def test_sample_unrated_avoids_rated_and_repeats(rng):
     assert np.bincount(drawn_users, minlength=3)[0] <= 3
 
 
-def test_sample_unrated_takes_every_unrated_when_ratio_is_large(rng):
+def test_sample_unrated_large_ratio(rng):
     users = np.zeros(2, dtype=np.int32)
     items = np.array([0, 1], dtype=np.int32)
     drawn_users, drawn_items = _sample_unrated(users, items, 1, 1000, 1.0, rng)
@@ -270,7 +270,8 @@ def test_predictions_clipped_to_half_and_five_stars(world):
     assert model.predict(1, 1) == 5.0
     assert model.predict(1, 2) == 0.5
     scores = model.scores(model.fold_in([RatedMovie(3, 4.0)]))
-    assert scores.max() <= 5.0 and scores.min() >= 0.5
+    assert scores.max() <= 5.0
+    assert scores.min() >= 0.5
     assert scores[model.rows_of([1])[0]] == 5.0
 
 
@@ -405,7 +406,8 @@ def test_store_user_gets_personal_list_after_three_ratings(small_svd, movielens_
     request = Request(history=history, n=10)
     personal = check_recommender_contract(small_svd, catalog, request)
     chart = PopularityModel(catalog).recommend(request)
-    assert personal.source == "svd" and personal.fallback_reason is None
+    assert personal.source == "svd"
+    assert personal.fallback_reason is None
     assert len(personal.items) == 10
     assert personal.movie_ids != chart.movie_ids
     assert len(set(personal.movie_ids) - set(chart.movie_ids)) >= 5

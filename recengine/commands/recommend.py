@@ -41,7 +41,7 @@ def _svd(dataset: str | None, catalog: Catalog):
 
 
 def _request(options: argparse.Namespace, data, seed: int | None = None) -> Request:
-    """Build the request for a dataset user (``--user``), a chat user (``--chat-user``) or nobody."""
+    """Build the request for a dataset user (``--user``), a chat user (``--chat-user``) or a new user."""
     history: tuple[RatedMovie, ...] = ()
     exclude: frozenset[int] = frozenset()
     user_id = None
