@@ -16,12 +16,32 @@ from recengine.service import AMBIGUOUS, FOUND, NO_TITLE, NOT_FOUND, MovieList, 
 
 __all__ = [
     "ActionSimilar", "ActionChart", "ActionPerson", "ActionRecommend", "ActionNextWatch", "ActionMore",
-    "reply_similar", "reply_chart", "reply_person", "reply_title_problem", "note_picked_most_known", "note_fallback",
+    "reply_similar", "reply_chart", "reply_person", "reply_title_problem", "reply_if_rating", "note_picked_most_known", "note_fallback",
 ]
 
 # Words that ask for movies like a named one, used to notice a similarity request that the NLU
 # labelled as something else ("more like Signs please" read as "more").
 _SIMILAR_CUE = re.compile(r"\b(?:like|similar|resembl\w*|lines of|vein (?:of|as)|same vibe|reminds?)\b", re.IGNORECASE)
+
+
+def reply_if_rating(dispatcher: CollectingDispatcher, turn: Turn, service: MovieService,
+                    allow_bare: bool = True) -> List[Dict[Text, Any]] | None:
+    """Store a rating when the message names a catalog movie with a written score, whatever the NLU said.
+
+    "★★★ for Grease" read as a recommendation request, or "Mary Poppins 4" read as a chart, are
+    ratings: the title resolves and the score is written out. A bare number counts only with
+    ``allow_bare``, since "top 5 comedies" also has one. Returns None when the message is not
+    such a rating, so the caller answers as usual.
+    """
+    if not turn.has_words or not re.search(r"\d|star|[★⭐]", turn.text, re.IGNORECASE):
+        return None
+    request = service.read_rating(turn.text)
+    score = request.score
+    if request.lookup.status != FOUND or score is None or not score.explicit or (score.bare and not allow_bare):
+        return None
+    from actions.ratings import ActionRateMovie
+
+    return list(ActionRateMovie(service).respond(dispatcher, turn, service))
 
 
 def reply_title_problem(dispatcher: CollectingDispatcher, lookup: TitleLookup, pending_intent: str,
@@ -133,6 +153,10 @@ class ActionChart(MovieAction):
 
     def respond(self, dispatcher, turn, service):
         genres, year_from, year_to = genres_and_years(turn)
+        if not genres and year_from is None and year_to is None:
+            rating = reply_if_rating(dispatcher, turn, service)
+            if rating is not None:
+                return rating
         if not genres and year_from is None and year_to is None and turn.has_words:
             # "Jennifer Lawrence films worth seeing" reads like a chart but names a person.
             person = service.find_person(turn.text) if service.people.find_mentions(turn.text) else None
@@ -167,13 +191,9 @@ class _PersonalAction(MovieAction):
     kind = "personal"
 
     def respond(self, dispatcher, turn, service):
-        # A title with a written score ("★★★ for Grease") is a rating whatever the NLU said.
-        if turn.has_words and re.search(r"\d|star|[★⭐]", turn.text, re.IGNORECASE):
-            request = service.read_rating(turn.text)
-            if request.lookup.status == FOUND and request.score is not None and request.score.explicit and not request.score.bare:
-                from actions.ratings import ActionRateMovie
-
-                return ActionRateMovie(service).respond(dispatcher, turn, service)
+        rating = reply_if_rating(dispatcher, turn, service, allow_bare=False)
+        if rating is not None:
+            return rating
         # "recommend something like Heat" is a similarity request whatever the NLU said.
         if _SIMILAR_CUE.search(turn.text):
             hint, span = turn.entity_text("movie_title")

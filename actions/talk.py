@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Text
 
 from actions.common import MovieAction
-from actions.lists import note_picked_most_known, reply_title_problem
+from actions.lists import note_picked_most_known, reply_if_rating, reply_title_problem
 from actions.ratings import reply_info
 from recengine.parsing import has_meaning
 from recengine.service import FOUND
@@ -61,5 +61,9 @@ class ActionFallback(MovieAction):
         elif not any("a" <= char.lower() <= "z" for char in turn.text):
             dispatcher.utter_message(response="utter_english_only")
         else:
+            # The NLU was unsure, but "Mary Poppins 4" still names a movie and a score.
+            rating = reply_if_rating(dispatcher, turn, service)
+            if rating is not None:
+                return rating
             dispatcher.utter_message(response="utter_not_understood")
         return []

@@ -330,6 +330,24 @@ def test_recommend_with_written_score_is_rating(service, sender):
     assert stored(service, sender) == {1380: 3.0}
 
 
+def test_chart_with_title_and_score_is_rating(service, sender):
+    messages, _ = run(ActionChart(service), sender, "Mary Poppins 4", "ask_chart")
+    assert responses(messages) == ["utter_rating_saved"]
+    assert stored(service, sender) == {1028: 4.0}
+
+
+def test_chart_with_count_is_chart(service, sender):
+    messages, _ = run(ActionChart(service), sender, "top 5 movies", "ask_chart")
+    assert responses(messages) == ["utter_chart_list"]
+    assert stored(service, sender) == {}
+
+
+def test_fallback_with_title_and_score_is_rating(service, sender):
+    messages, _ = run(ActionFallback(service), sender, "I'd give Mary Poppins 4", "nlu_fallback")
+    assert responses(messages) == ["utter_rating_saved"]
+    assert stored(service, sender) == {1028: 4.0}
+
+
 def test_next_watch_after_ratings_excludes_rated(service, sender):
     run(ActionRateMovie(service), sender, "Heat 4 stars", "rate_movie")
     messages, _ = run(ActionNextWatch(service), sender, "what should I watch next?", "next_watch")
