@@ -46,7 +46,7 @@ __all__ = [
     "Split", "temporal_split", "leave_one_out_split", "train_catalog", "user_histories",
     "ModelScores", "evaluate_recommender", "evaluate_models", "markdown_table", "plot_scores",
     "MODEL_NAMES", "EvaluationConfig", "ModelSet", "score_models", "run_temporal", "run_leave_one_out",
-    "tune_hybrid",
+    "tune_hybrid", "MostRated",
 ]
 
 log = logging.getLogger(__name__)
@@ -309,8 +309,35 @@ def plot_scores(results: Sequence[ModelScores], panels: Sequence[tuple[str, Sequ
 
 # ---------------------------------------------------------------------- the harness
 
-MODEL_NAMES = ("popularity", "content", "svd-rating", "svd", "hybrid")
-"""Rows of the comparison: ``svd-rating`` is SVD ordered by predicted stars, ``svd`` by its ranking model."""
+MODEL_NAMES = ("most-rated", "popularity", "content", "svd-rating", "svd", "hybrid")
+"""Rows of the comparison. ``most-rated`` is the plain baseline of the most rated movies,
+``popularity`` the weighted-rating chart, ``svd-rating`` SVD ordered by predicted stars and ``svd``
+SVD ordered by its ranking model."""
+
+
+class MostRated:
+    """Baseline recommender: the movies with the most training ratings that the user has not rated."""
+
+    name = "most-rated"
+
+    def __init__(self, train: pd.DataFrame):
+        counts = train.groupby("movie_id").size()
+        order = np.lexsort((counts.index.to_numpy(), -counts.to_numpy()))
+        self._ids = counts.index.to_numpy()[order]
+        self._counts = counts.to_numpy()[order]
+
+    def recommend(self, request: Request):
+        from recengine.recommender import Recommendations, Suggestion
+
+        blocked = request.blocked_ids()
+        items = []
+        for movie_id, count in zip(self._ids.tolist(), self._counts.tolist()):
+            if movie_id in blocked:
+                continue
+            items.append(Suggestion(movie_id, float(count), f"rated by {count} users", self.name))
+            if len(items) == request.n:
+                break
+        return Recommendations(items, self.name)
 
 
 @dataclass(frozen=True)
@@ -387,9 +414,12 @@ class ModelSet:
             self.catalog, self.svd(), self.content(), self.popularity(), self.hybrid_config or HybridConfig(),
         ))
 
+    def most_rated(self):
+        return self._cached("most-rated", lambda: MostRated(self.train))
+
     def get(self, name: str):
         """Return the model behind a row name of :data:`MODEL_NAMES`."""
-        return {"popularity": self.popularity, "content": self.content, "svd-rating": self.svd_rating,
+        return {"most-rated": self.most_rated, "popularity": self.popularity, "content": self.content, "svd-rating": self.svd_rating,
                 "svd": self.svd, "hybrid": self.hybrid}[name]()
 
 

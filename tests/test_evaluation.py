@@ -134,6 +134,23 @@ def test_evaluate_recommender_averages_over_users_with_relevant_items():
     assert every.users == 3
 
 
+def test_most_rated_baseline_skips_rated_movies():
+    from contract import check_recommender_contract
+    from recengine.catalog import Catalog
+    from recengine.evaluation import MostRated
+    from recengine.recommender import RatedMovie
+    from test_svd import world_catalog
+
+    # Movie 3 has three ratings, movie 1 two, movie 2 one; the tie-free order is 3, 1, 2.
+    train = ratings_frame([(1, 3, 4.0, 1), (2, 3, 4.0, 1), (3, 3, 4.0, 1), (1, 1, 4.0, 2), (2, 1, 4.0, 2), (3, 2, 4.0, 2)])
+    model = MostRated(train)
+    catalog: Catalog = world_catalog(np.zeros(4, dtype=int))
+    assert model.recommend(Request(n=3)).movie_ids == [3, 1, 2]
+    result = check_recommender_contract(model, catalog, Request(history=(RatedMovie(3, 5.0),), n=2))
+    assert result.movie_ids == [1, 2]
+    assert result.items[0].reason == "rated by 2 users"
+
+
 def test_user_histories_are_oldest_first():
     histories = user_histories(ratings_frame([(1, 5, 4.0, 30), (1, 6, 3.0, 10), (2, 7, 2.0, 1)]))
     assert [item.movie_id for item in histories[1]] == [6, 5]
@@ -174,7 +191,7 @@ def test_evaluate_small_slice_returns_unit_interval_numbers(settings):
     config = EvaluationConfig(max_users=40, leave_one_out=False)
     fast = SVDConfig(n_factors=20, n_epochs=5, rank_n_factors=20, rank_n_epochs=5)
     split, results = run_temporal(config, settings, svd_config=fast)
-    assert [result.model for result in results] == ["popularity", "content", "svd-rating", "svd", "hybrid"]
+    assert [result.model for result in results] == ["most-rated", "popularity", "content", "svd-rating", "svd", "hybrid"]
     assert split.train["user_id"].nunique() == 40
     for result in results:
         assert result.users > 0

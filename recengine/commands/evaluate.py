@@ -119,6 +119,8 @@ def _command_line(options: argparse.Namespace) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from recengine.evaluation import MODEL_NAMES
+
     parser = subparsers.add_parser(
         "evaluate",
         help="score popularity, content, SVD and the hybrid on held-out ratings (Markdown table and PNG plot)",
@@ -130,7 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--dataset", default=None, help="dataset of the temporal hold-out (default: ml-latest-small)")
-    parser.add_argument("--models", type=_model_names, default=None, help="comma-separated rows to run (default: popularity,content,svd-rating,svd,hybrid)")
+    parser.add_argument("--models", type=_model_names, default=None, help=f"comma-separated rows to run (default: {','.join(MODEL_NAMES)})")
     parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of each user's latest ratings held out (default 0.2)")
     parser.add_argument("--k", type=_positive_int, default=10, help="length of the scored lists (default 10)")
     parser.add_argument("--threshold", type=float, default=4.0, help="lowest test rating that counts as relevant (default 4)")
