@@ -298,7 +298,9 @@ def plot_scores(results: Sequence[ModelScores], panels: Sequence[tuple[str, Sequ
             axis.bar_label(bars, fmt="%.3f", fontsize=7, rotation=90, padding=2)
         axis.set_xticks(positions + width * (len(rows) - 1) / 2)
         axis.set_xticklabels(columns)
-        axis.set_ylim(0, 1.0 if any("coverage" in column for column in columns) else None)
+        highest = max((result.metrics.get(column, 0.0) for result in rows for column in columns), default=0.0)
+        # Headroom above the tallest bar keeps its rotated value label inside the axes.
+        axis.set_ylim(0, max(highest * 1.3, 0.01))
         axis.set_title(split_name)
         axis.legend(fontsize=8)
     figure.tight_layout()
