@@ -125,7 +125,12 @@ class HybridModel:
         seed_title = self.catalog.movie(seed).display_title
         pool = self._seed_pool(request)
         if pool is None or not pool.items:
-            why = pool.fallback_reason if pool is not None else "the content model is not available"
+            if pool is not None:
+                why = pool.fallback_reason
+            elif self.content is None:
+                why = "the content model is not available"
+            else:
+                why = "the content model has no features for it"
             if user is not None:
                 result = self._personal(request, user)
                 return Recommendations(result.items, result.source, f"no content neighbours of {seed_title} ({why}); showing your personal list")
@@ -148,7 +153,7 @@ class HybridModel:
         return Recommendations(result.items, SOURCE, f"{NO_RATINGS}: movies like {seed_title} ranked by what people who liked it watch")
 
     def _seed_pool(self, request: Request) -> Recommendations | None:
-        """Return the seed's most similar movies (plain cosine order), or None without a content model."""
+        """Return the seed's most similar movies (plain cosine order), or None when the content model lacks them."""
         if self.content is None or request.seed_movie_id not in self.content:
             return None
         blocked = set(request.blocked_ids())
