@@ -277,6 +277,8 @@ class Launcher:
             if options.build:
                 self._build_artefacts()
             self._train_model()
+            # Training can take minutes, long enough for another program to take a port.
+            self._check_ports()
             self._start_servers(run_config)
             seconds = time.monotonic() - started
             (self.run_dir / "pids.json").write_text(json.dumps(

@@ -153,7 +153,7 @@ class ManagedProcess:
             return None
         return StartError(self.spec, f"it exited with status {code}", log_tail(self.spec.log_path))
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self, grace: float = 30.0) -> None:
         """Stop the whole process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
         process = self._process
         if process is None:
