@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     split = json.loads((options.data / name / "split.json").read_text())
     # RecBole writes log/ and log_tensorboard/ into the working directory; keep them out of the repository.
     options.work = options.work.resolve()
+    options.output = options.output.resolve() if options.output else None
     options.work.mkdir(parents=True, exist_ok=True)
     os.chdir(options.work)
     config = Config(model=options.model, dataset=name, config_dict=_config(options, name))
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = torch.load(trainer.saved_model_file, map_location="cpu", weights_only=False)
     model.load_state_dict(checkpoint["state_dict"])
     model.eval()
-    best_epoch = int(checkpoint.get("cur_epoch", -1)) + 1
+    best_epoch = int(checkpoint["epoch"]) + 1  # RecBole stores the 0-based epoch index
 
     valid = _score(model, dataset, split, "valid", options.max_len)
     test = _score(model, dataset, split, "test", options.max_len)
