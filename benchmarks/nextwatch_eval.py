@@ -49,6 +49,25 @@ def _recbole_rows(paths: list[Path], dataset: str) -> list[ModelResult]:
     return rows
 
 
+def _rows_from_json(rows: list[dict]) -> list[ModelResult]:
+    return [
+        ModelResult(model=row["model"], valid=RankingScores(**row["valid"]), test=RankingScores(**row["test"]),
+                    seconds=row["seconds"], epochs=row["epochs"], notes=row.get("notes", ""))
+        for row in rows
+    ]
+
+
+def _report(paths: list[Path], recbole: list[Path]) -> int:
+    merged: dict[str, list[ModelResult]] = {}
+    for path in paths:
+        for dataset, rows in json.loads(path.read_text()).items():
+            merged.setdefault(dataset, []).extend(_rows_from_json(rows))
+    for dataset, rows in merged.items():
+        rows.extend(_recbole_rows(recbole, dataset))
+        print(markdown_table(rows, f"{dataset} (leave-one-out, full ranking, rated movies removed)") + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", action="append", help="dataset name; repeatable (default: ml-100k and ml-latest-small)")
@@ -63,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baselines", action="store_true", help="skip popularity and transitions")
     parser.add_argument("--recbole", action="append", type=Path, default=[], help="RecBole result JSON to add as rows")
     parser.add_argument("--output", type=Path, help="write all rows as JSON here")
+    parser.add_argument("--report-only", type=Path, action="append", default=[], metavar="JSON",
+                        help="print the tables of earlier --output files (and --recbole rows) without training")
     options = parser.parse_args(argv)
+    if options.report_only:
+        return _report(options.report_only, options.recbole)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     datasets = options.dataset or ["ml-100k", "ml-latest-small"]
