@@ -80,7 +80,7 @@ def reply_similar(dispatcher: CollectingDispatcher, turn: Turn, service: MovieSe
     movie_list = service.similar(movie.movie_id, user_key=turn.sender)
     if movie_list.source == "popularity":
         response = "utter_similar_none"
-    elif movie_list.source == "hybrid":
+    elif movie_list.source == "hybrid" and movie_list.rating_count:
         response = "utter_similar_personal_list"
     else:
         response = "utter_similar_list"

@@ -474,9 +474,10 @@ class MovieService:
         history = self._history(user_key)
         blocked = frozenset(set(exclude) | (self.store.marked(user_key) if user_key else set()))
         request = Request(history=tuple(history), seed_movie_id=seed.movie_id, n=self.config.list_size, exclude=blocked)
-        chain = [("hybrid", "hybrid")] if history else []
-        chain.append(("content", "content"))
-        result, source, reason = self._first_answer(request, chain)
+        # The hybrid ranks the seed's content neighbours for this user, or by what the seed's fans
+        # watch when there are no ratings; an answer from another model is no "movies like" list.
+        chain = [("hybrid", "hybrid"), ("content", "content")]
+        result, source, reason = self._first_answer(request, chain, accept=("hybrid", "content"))
         label = f"movies like {seed.display_title}"
         if result is None:
             genre = seed.genres[0] if seed.genres else None
@@ -577,8 +578,13 @@ class MovieService:
         return self._make_list(kind, label, result, self.config.page_size, requested=chain[0][1],
                                fallback_reason=reason if source != chain[0][1] else None, rating_count=len(history))
 
-    def _first_answer(self, request: Request, chain: list[tuple[str, str]]) -> tuple[Recommendations | None, str | None, str | None]:
-        """Ask each model of ``chain`` in turn; return the first non-empty answer, its model and why earlier ones failed."""
+    def _first_answer(self, request: Request, chain: list[tuple[str, str]], accept: Sequence[str] | None = None,
+                      ) -> tuple[Recommendations | None, str | None, str | None]:
+        """Ask each model of ``chain`` in turn; return the first non-empty answer, its model and why earlier ones failed.
+
+        With ``accept``, an answer counts only when its ``source`` is one of those models (the hybrid
+        reports "popularity" when it fell back to a chart, for example).
+        """
         reasons = []
         for name, _ in chain:
             model = self.models.get(name)
@@ -593,7 +599,7 @@ class MovieService:
                 reasons.append(f"the {name} model failed")
                 continue
             log.debug("%s answered %d items in %.1f ms", name, len(result.items), (time.perf_counter() - started) * 1000)
-            if result.items:
+            if result.items and (accept is None or result.source in accept):
                 return result, name, "; ".join(reasons) or None
             reasons.append(result.fallback_reason or f"the {name} model had no suggestion")
         return None, None, "; ".join(reasons) or None
@@ -748,7 +754,14 @@ def _model_loaders() -> list[tuple[str, Callable[[Any, Settings, dict[str, Any]]
 
         return NextWatchModel.load(artefact_dir("nextwatch", settings=settings), data.catalog)
 
-    return [("content", content), ("svd", svd), ("nextwatch", nextwatch)]
+    def hybrid(data, settings, loaded):
+        from recengine.hybrid import HybridModel
+
+        if "svd" not in loaded:
+            raise RuntimeError("it needs the svd model")
+        return HybridModel(data.catalog, loaded["svd"], loaded.get("content"))
+
+    return [("content", content), ("svd", svd), ("nextwatch", nextwatch), ("hybrid", hybrid)]
 
 
 def _load_models(data, settings: Settings) -> tuple[dict[str, Any], dict[str, str]]:
