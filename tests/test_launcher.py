@@ -562,3 +562,58 @@ def test_broken_action_server_is_reported(tiny_project, tmp_path):
     assert "The action server failed to start" in output
     assert str(run / "actions.log") in output
     assert "the engine artefacts are missing" in output
+
+
+# ---- web chat server -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web_server():
+    import threading
+
+    from bot.webserver import make_server
+
+    server = make_server("127.0.0.1", 0, rasa_port=5999)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _get(url: str, headers: dict | None = None):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def test_web_server_config_and_page(web_server):
+    status, headers, body = _get(f"{web_server}/config.json")
+    assert status == 200
+    assert json.loads(body) == {"rasa_port": 5999, "rasa_url": None, "rest_path": "/webhooks/rest/webhook"}
+    status, headers, body = _get(f"{web_server}/")
+    assert status == 200
+    assert b'<script src="chat.js" defer></script>' in body
+    assert headers["Cache-Control"] == "no-cache"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_web_server_policy_names_rasa_on_page_host(web_server):
+    port = web_server.rsplit(":", 1)[1]
+    _, headers, _ = _get(f"{web_server}/", headers={"Host": f"localhost:{port}"})
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "connect-src 'self' http://localhost:5999 ws://localhost:5999" in policy
+    assert "unsafe-inline" not in policy
+
+
+def test_web_server_hides_other_files(web_server):
+    assert _get(f"{web_server}/nonexistent/")[0] == 404
+    assert _get(f"{web_server}/../launcher.py")[0] == 404
+    assert _get(f"{web_server}/static/")[0] == 404

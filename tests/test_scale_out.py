@@ -2,6 +2,7 @@
 
 One conversation alternates between the servers and keeps its state (the last suggestions, so
 "more" continues the list) and its ratings. The Rasa HTTP API rejects requests without the token.
+The round-robin proxy is also tested on its own, in front of two plain HTTP servers.
 """
 
 from __future__ import annotations
@@ -9,18 +10,27 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.request
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from assistant_runner import get_status, post_json, require_assistant, start_assistant
-
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+from assistant_runner import REPO_ROOT, free_port, get_status, post_json, require_assistant, start_assistant
 
 POSTGRES = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
+
+
+def _cluster_test(function):
+    """Mark a test that needs the two-server cluster (and so PostgreSQL, Redis and a Rasa model)."""
+    for mark in (pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis):
+        function = mark(function)
+    return function
 
 
 def _reachable(address: tuple[str, int]) -> bool:
@@ -87,6 +97,7 @@ def _suggested_ids(replies: list[dict]) -> list[int]:
     raise AssertionError(f"no movie cards in the replies: {replies}")
 
 
+@_cluster_test
 def test_run_config_uses_shared_stores(cluster, tracker_database):
     import yaml
 
@@ -96,6 +107,7 @@ def test_run_config_uses_shared_stores(cluster, tracker_database):
     assert endpoints["lock_store"]["type"] == "redis"
 
 
+@_cluster_test
 def test_proxy_alternates_between_servers(cluster):
     seen = []
     for _ in range(4):
@@ -106,6 +118,7 @@ def test_proxy_alternates_between_servers(cluster):
     assert set(seen) == set(_servers(cluster))
 
 
+@_cluster_test
 def test_conversation_keeps_state_across_servers(cluster, tracker_database):
     from recengine.store import RatingsStore
 
@@ -146,6 +159,7 @@ def test_conversation_keeps_state_across_servers(cluster, tracker_database):
             assert cursor.fetchone()[0] == 4
 
 
+@_cluster_test
 def test_concurrent_messages_all_recorded(cluster):
     # Messages of one conversation sent at once to both servers wait for the Redis lock in turn,
     # so the tracker ends with every one of them and nothing is lost.
@@ -173,6 +187,7 @@ def test_concurrent_messages_all_recorded(cluster):
     assert len(bot_turns) >= len(messages)
 
 
+@_cluster_test
 @pytest.mark.parametrize("query", ["", "?token=wrong-token"])
 def test_http_api_rejects_missing_or_wrong_token(cluster, query):
     for base in [*_servers(cluster), cluster.rasa_url]:
@@ -182,13 +197,117 @@ def test_http_api_rejects_missing_or_wrong_token(cluster, query):
         assert status == 401, base
 
 
+@_cluster_test
 def test_http_api_with_token(cluster):
-    status, body = get_status(f"{_servers(cluster)[0]}/status?token={cluster.env["BOT_AUTH_TOKEN"]}")
+    status, body = get_status(f"{_servers(cluster)[0]}/status?token={cluster.env['BOT_AUTH_TOKEN']}")
     assert status == 200
     assert json.loads(body)["model_file"].endswith("assistant.tar.gz")
 
 
+@_cluster_test
 def test_webhook_through_proxy(cluster):
     replies = post_json(f"{cluster.rasa_url}/webhooks/rest/webhook", {"sender": f"proxy-{uuid.uuid4()}", "message": "hello"})
     assert isinstance(replies, list) and replies
     assert all(reply.get("text") or reply.get("custom") for reply in replies)
+
+
+# ---- the proxy on its own ------------------------------------------------------------------------
+
+
+class _EchoServer:
+    """A plain HTTP server that answers every request with its own name and what it received."""
+
+    def __init__(self, name: str) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def _echo(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.dumps({
+                    "server": name, "method": self.command, "path": self.path,
+                    "content_type": self.headers.get("Content-Type"), "origin": self.headers.get("Origin"),
+                    "body": self.rfile.read(length).decode(),
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Access-Control-Allow-Origin", "http://chat.example")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_OPTIONS = _echo
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy():
+    upstreams = [_EchoServer("one"), _EchoServer("two")]
+    dead = f"http://127.0.0.1:{free_port()}"
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.proxy", "--port", str(port), upstreams[0].url, upstreams[1].url, dead],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while get_status_or_none(f"{base}/ping") is None:
+        assert process.poll() is None, "the proxy exited at start-up"
+        assert time.monotonic() < deadline, "the proxy did not start within 30 s"
+        time.sleep(0.2)
+    yield base, [upstream.url for upstream in upstreams], dead
+    process.terminate()
+    process.wait(timeout=10)
+    for upstream in upstreams:
+        upstream.close()
+
+
+def get_status_or_none(url: str):
+    try:
+        return get_status(url, timeout=2)
+    except OSError:
+        return None
+
+
+def _call(url: str, data: bytes | None = None, headers: dict | None = None):
+    import urllib.error
+
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+def test_proxy_round_robin_and_forwarding(proxy):
+    base, upstreams, dead = proxy
+    # The fixture's ping took the first turn, so this cycle starts at the second upstream.
+    answers = [_call(f"{base}/webhooks/rest/webhook?x=1", data=b'{"sender": "s", "message": "hi"}',
+                     headers={"Content-Type": "application/json", "Origin": "http://chat.example"})
+               for _ in range(3)]
+    statuses = [status for status, _, _ in answers]
+    assert statuses == [200, 502, 200]
+    first = answers[0]
+    assert first[1]["X-Rasa-Upstream"] == upstreams[1]
+    assert first[2] == {
+        "server": "two", "method": "POST", "path": "/webhooks/rest/webhook?x=1", "content_type": "application/json",
+        "origin": "http://chat.example", "body": '{"sender": "s", "message": "hi"}',
+    }
+    assert first[1]["Access-Control-Allow-Origin"] == "http://chat.example"
+    assert answers[1][1]["X-Rasa-Upstream"] == dead
+    assert dead in answers[1][2]["error"]
+    assert answers[2][2]["server"] == "one"
+
+
+def test_proxy_pins_socketio_to_first_server(proxy):
+    base, upstreams, _ = proxy
+    servers = {_call(f"{base}/socket.io/?EIO=4&transport=polling")[2]["server"] for _ in range(4)}
+    assert servers == {"one"}

@@ -14,7 +14,6 @@
   const MAX_SAVED_ENTRIES = 200;
   const REQUEST_TIMEOUT_MS = 60000;
   const GREETING_PAYLOAD = "/greet";
-  const RATE_INTENT = "rate_movie";
 
   const transcriptList = document.getElementById("transcript");
   const statusLine = document.getElementById("status");
@@ -126,9 +125,10 @@
     }
   }
 
-  // The payload a card's own stars send; the assistant's rating intent takes the movie id and score.
-  function cardRatingPayload(movieId, score) {
-    return "/" + RATE_INTENT + JSON.stringify({ movie_id: movieId, score: score });
+  // A card's own stars send the sentence a person would type, with the year to pick the right movie,
+  // because the assistant reads ratings from text and takes no movie id from a rating payload.
+  function cardRatingMessage(movie, score) {
+    return "Rate " + movieLabel(movie) + " " + score + (score === 1 ? " star" : " stars");
   }
 
   function validButtons(buttons) {
@@ -151,13 +151,28 @@
     const predicted = movie.predicted_rating === null || movie.predicted_rating === undefined
       ? NaN : Number(movie.predicted_rating);
     return {
-      movieId: Number.isInteger(Number(movie.movie_id)) ? Number(movie.movie_id) : null,
       title: String(movie.title),
       year: Number.isInteger(year) && year > 0 ? year : null,
       genres: genres,
       reason: typeof movie.reason === "string" ? movie.reason : "",
       predicted: Number.isFinite(predicted) ? predicted : null,
     };
+  }
+
+  function isMovieCards(reply) {
+    return Boolean(reply && reply.custom && reply.custom.type === "movie_cards" && Array.isArray(reply.custom.movies));
+  }
+
+  // The assistant sends every list twice: as numbered text lines for text-only channels, then as
+  // cards. Here the cards show the list, so a text made of a heading and "1. ..." lines keeps only
+  // its heading. Any other text is shown whole.
+  function shownText(entry) {
+    const lines = String(entry.text).split("\n");
+    const numbered = lines.slice(1).filter(function (line) { return line.trim() !== ""; });
+    if (entry.cardsFollow && numbered.length > 0 && numbered.every(function (line) { return /^\d+\.\s/.test(line); })) {
+      return lines[0];
+    }
+    return entry.text;
   }
 
   function movieLabel(movie) {
@@ -176,7 +191,7 @@
     } else {
       item.appendChild(element("span", "visually-hidden", "Assistant: "));
       if (typeof entry.text === "string" && entry.text !== "") {
-        item.appendChild(element("p", "bubble", entry.text));
+        item.appendChild(element("p", "bubble", shownText(entry)));
       }
       const custom = entry.custom;
       if (custom && custom.type === "movie_cards" && Array.isArray(custom.movies)) {
@@ -307,9 +322,7 @@
       if (movie.predicted !== null) {
         card.appendChild(element("p", "card-score", "Predicted rating: " + movie.predicted.toFixed(1) + " / 5"));
       }
-      if (movie.movieId !== null) {
-        card.appendChild(renderCardRating(movie, entry, index));
-      }
+      card.appendChild(renderCardRating(movie, entry, index));
       list.appendChild(card);
     });
     return list;
@@ -349,7 +362,10 @@
         markAnswered(stars, star);
         saveTranscript();
         keepKeyboardFocus(event);
-        send(cardRatingPayload(movie.movieId, level), movieLabel(movie) + ": " + label);
+        toggle.textContent = "Rated " + level + "/5";
+        toggle.disabled = true;
+        const message = cardRatingMessage(movie, level);
+        send(message, message);
       });
       stars.appendChild(star);
     }
@@ -421,12 +437,15 @@
         addNotice("The assistant sent a reply this page cannot read.");
         return;
       }
-      replies.forEach(function (reply) {
+      replies.forEach(function (reply, index) {
         // Only text, buttons and custom payloads are rendered; an image-only message has nothing to show.
         if (!reply || typeof reply !== "object" || !(reply.text || reply.buttons || reply.custom)) {
           return;
         }
-        addEntry({ kind: "bot", text: reply.text, buttons: reply.buttons, custom: reply.custom });
+        addEntry({
+          kind: "bot", text: reply.text, buttons: reply.buttons, custom: reply.custom,
+          cardsFollow: isMovieCards(replies[index + 1]),
+        });
       });
     } catch (error) {
       const reason = error && error.name === "AbortError" ? "no answer within " + REQUEST_TIMEOUT_MS / 1000 + " s" : "it could not be reached";
