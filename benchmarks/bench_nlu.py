@@ -40,10 +40,12 @@ def main() -> int:
     parser.add_argument("--training-fraction", type=float, default=0.8,
                         help="share of each intent's examples used for training (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the split (default: %(default)s)")
+    parser.add_argument("--keep", type=Path, help="folder to keep the split, model and Rasa's reports in")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="nlu-eval-") as folder:
-        work = Path(folder)
+        work = options.keep or Path(folder)
+        work.mkdir(parents=True, exist_ok=True)
         log = work / "rasa.log"
         split = work / "split"
         run([*RASA, "data", "split", "nlu", "--nlu", "data/nlu", "--training-fraction", str(options.training_fraction),
@@ -59,6 +61,7 @@ def main() -> int:
              "--out", str(results)], log)
         intents = json.loads((results / "intent_report.json").read_text())
         entities = json.loads((results / "DIETClassifier_report.json").read_text())
+        errors = json.loads((results / "intent_errors.json").read_text()) if (results / "intent_errors.json").is_file() else []
 
     print("| measure | value |")
     print("|---|---|")
@@ -81,6 +84,12 @@ def main() -> int:
     worst = sorted(((name, row) for name, row in intents.items() if isinstance(row, dict) and "f1-score" in row
                     and name not in ("macro avg", "weighted avg", "micro avg")), key=lambda item: item[1]["f1-score"])[:3]
     print("Lowest intent F1: " + ", ".join(f"{name} {row['f1-score']:.2f}" for name, row in worst))
+    confusions: dict[tuple[str, str], int] = {}
+    for error in errors:
+        pair = (error["intent"], error["intent_prediction"]["name"])
+        confusions[pair] = confusions.get(pair, 0) + 1
+    common = sorted(confusions.items(), key=lambda item: -item[1])[:5]
+    print("Most common errors (expected → predicted): " + ", ".join(f"{a} → {b} ×{n}" for (a, b), n in common))
     return 0
 
 

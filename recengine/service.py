@@ -468,25 +468,25 @@ class MovieService:
     # ------------------------------------------------------------------ lists
 
     def similar(self, movie_id: int, user_key: str | None = None, exclude: Iterable[int] = ()) -> MovieList:
-        """Return movies like ``movie_id``: ranked for the user by the hybrid when they have ratings,
-        else by content similarity; the seed's genre chart when neither can answer."""
+        """Return movies like ``movie_id`` from the hybrid (the seed's content neighbours ranked for the
+        user, or by what the seed's fans watch), else by content similarity, else the seed's genre chart."""
         seed = self.catalog.movie(movie_id)
         history = self._history(user_key)
         blocked = frozenset(set(exclude) | (self.store.marked(user_key) if user_key else set()))
         request = Request(history=tuple(history), seed_movie_id=seed.movie_id, n=self.config.list_size, exclude=blocked)
         # The hybrid ranks the seed's content neighbours for this user, or by what the seed's fans
         # watch when there are no ratings; an answer from another model is no "movies like" list.
-        chain = [("hybrid", "hybrid"), ("content", "content")]
-        result, source, reason = self._first_answer(request, chain, accept=("hybrid", "content"))
+        chain = ["hybrid", "content"]
+        result, source, reason = self._first_answer(request, chain, accept=chain)
         label = f"movies like {seed.display_title}"
         if result is None:
             genre = seed.genres[0] if seed.genres else None
             chart = self.popularity.chart(genre=genre, n=self.config.list_size, exclude=request.blocked_ids())
-            return self._make_list("similar", label, chart, self.config.page_size, requested=chain[0][1],
+            return self._make_list("similar", label, chart, self.config.page_size, requested=chain[0],
                                    fallback_reason=reason or f"I have no similarity data for {seed.display_title}",
                                    seed_id=seed.movie_id, rating_count=len(history))
-        return self._make_list("similar", label, result, self.config.page_size, requested=chain[0][1],
-                               fallback_reason=reason if source != chain[0][1] else None, seed_id=seed.movie_id,
+        return self._make_list("similar", label, result, self.config.page_size, requested=chain[0],
+                               fallback_reason=reason if source != chain[0] else None, seed_id=seed.movie_id,
                                rating_count=len(history))
 
     def chart(self, genres: Sequence[str] = (), year_from: int | None = None, year_to: int | None = None,
@@ -547,21 +547,19 @@ class MovieService:
     def recommend(self, user_key: str, genres: Sequence[str] = (), year_from: int | None = None,
                   year_to: int | None = None, exclude: Iterable[int] = ()) -> MovieList:
         """Return personal picks from the user's ratings: hybrid, then SVD, then content, then popularity."""
-        return self._personal(user_key, "personal", [("hybrid", "hybrid"), ("svd", "svd"), ("content", "content")],
-                              genres, year_from, year_to, exclude)
+        return self._personal(user_key, "personal", ["hybrid", "svd", "content"], genres, year_from, year_to, exclude)
 
     def next_watch(self, user_key: str, exclude: Iterable[int] = ()) -> MovieList:
         """Return what to watch next from the order of the user's ratings (next-watch model first)."""
-        return self._personal(user_key, "nextwatch", [("nextwatch", "nextwatch"), ("hybrid", "hybrid"), ("svd", "svd"),
-                                                      ("content", "content")], (), None, None, exclude)
+        return self._personal(user_key, "nextwatch", ["nextwatch", "hybrid", "svd", "content"], (), None, None, exclude)
 
-    def _personal(self, user_key: str, kind: str, chain: list[tuple[str, str]], genres: Sequence[str],
+    def _personal(self, user_key: str, kind: str, chain: list[str], genres: Sequence[str],
                   year_from: int | None, year_to: int | None, exclude: Iterable[int]) -> MovieList:
         history = self._history(user_key)
         blocked = frozenset(set(exclude) | self.store.marked(user_key))
         if not history:
             chart = self.chart(genres, year_from, year_to, exclude=blocked)
-            return _replace(chart, kind="popular", requested=chain[0][1], fallback_reason="no ratings yet", rating_count=0)
+            return _replace(chart, kind="popular", requested=chain[0], fallback_reason="no ratings yet", rating_count=0)
         genre = genres[0] if genres else None
         request = Request(history=tuple(history), n=self.config.list_size if len(genres) < 2 else self.config.list_size * 4,
                           exclude=blocked, genre=genre, year_from=year_from, year_to=year_to)
@@ -573,12 +571,12 @@ class MovieService:
         label = "picks for you" if kind == "personal" else "next-watch picks"
         if result is None or not result.items:
             chart = self.chart(genres, year_from, year_to, exclude=blocked | {item.movie_id for item in history})
-            return _replace(chart, kind=kind, label=label, requested=chain[0][1],
+            return _replace(chart, kind=kind, label=label, requested=chain[0],
                             fallback_reason=reason or "no personal model could answer", rating_count=len(history))
-        return self._make_list(kind, label, result, self.config.page_size, requested=chain[0][1],
-                               fallback_reason=reason if source != chain[0][1] else None, rating_count=len(history))
+        return self._make_list(kind, label, result, self.config.page_size, requested=chain[0],
+                               fallback_reason=reason if source != chain[0] else None, rating_count=len(history))
 
-    def _first_answer(self, request: Request, chain: list[tuple[str, str]], accept: Sequence[str] | None = None,
+    def _first_answer(self, request: Request, chain: list[str], accept: Sequence[str] | None = None,
                       ) -> tuple[Recommendations | None, str | None, str | None]:
         """Ask each model of ``chain`` in turn; return the first non-empty answer, its model and why earlier ones failed.
 
@@ -586,7 +584,7 @@ class MovieService:
         reports "popularity" when it fell back to a chart, for example).
         """
         reasons = []
-        for name, _ in chain:
+        for name in chain:
             model = self.models.get(name)
             if model is None:
                 reasons.append(self.missing.get(name, f"the {name} model is not built"))
