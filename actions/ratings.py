@@ -10,12 +10,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
     SLOT_AWAITING, SLOT_CANDIDATES, SLOT_LAST_RATED, SLOT_ONBOARDING, SLOT_PENDING_INTENT, SLOT_PENDING_MOVIE,
-    SLOT_PENDING_SCORE, MovieAction, Turn, clear_pending,
+    SLOT_PENDING_SCORE, MovieAction, Turn, ask_which_movie, clear_pending,
 )
 from actions.lists import note_picked_most_known, reply_similar, reply_title_problem
 from recengine.catalog import Movie
 from recengine.errors import InvalidRatingError
-from recengine.parsing import Score, format_stars
+from recengine.parsing import MAX_SCORE, MIN_SCORE, Score, format_stars, round_to_half
 from recengine.service import FOUND, NO_TITLE, MovieService
 
 __all__ = [
@@ -72,8 +72,6 @@ def _button_score(turn: Turn) -> Score | None:
     value = turn.entity_number("score")
     if value is None:
         return None
-    from recengine.parsing import MAX_SCORE, MIN_SCORE, round_to_half
-
     if MIN_SCORE <= value <= MAX_SCORE:
         return Score(round_to_half(value), f"{value:g}", "stars", 0, 0)
     return Score(None, f"{value:g}", "stars", 0, 0, out_of_range=True)
@@ -399,8 +397,6 @@ class _MarkAction(MovieAction):
         if len(shown) == 1 or (shown and re.search(r"\b(?:all|those|these|them|both)\b", turn.text.lower())):
             return mark_movies(dispatcher, turn, service, shown, self.kind)
         if shown:
-            from actions.common import ask_which_movie
-
             movies = [service.movie(movie_id) for movie_id in shown if service.has_movie(movie_id)]
             return ask_which_movie(dispatcher, "utter_ask_which_to_mark", "", movies, self.kind)
         dispatcher.utter_message(response="utter_ask_which_to_mark")

@@ -266,6 +266,37 @@ def test_conversation_case(case, servers, checker, results):
     assert not result.failures, f"{case['id']} failed: {result.failures}\nreplies: {reply.texts}"
 
 
+def test_two_conversations_stay_apart(servers, checker):
+    """Interleaved users keep their own lists and ratings: "more" continues the sender's own list."""
+    alice, bob = f"alice-{uuid.uuid4().hex[:8]}", f"bob-{uuid.uuid4().hex[:8]}"
+    first = Reply(servers.send(alice, "best westerns"))
+    Reply(servers.send(bob, "movies like The Matrix"))
+    servers.send(bob, "Heat 4 stars")
+    more = Reply(servers.send(alice, "more"))
+    first_ids, more_ids = first.recommended_ids(), more.recommended_ids()
+    assert len(first_ids) == 10
+    assert more_ids
+    assert not set(first_ids) & set(more_ids)
+    for movie_id in more_ids:
+        assert "Western" in checker.catalog.movie(movie_id).genres
+    assert checker.store.ratings_for(alice) == []
+    assert [(item.movie_id, item.rating) for item in checker.store.ratings_for(bob)] == [(6, 4.0)]
+
+
+def test_answers_turn_personal_after_ratings(servers):
+    """A newcomer gets popular picks, honestly labelled; after three ratings the picks are personal."""
+    sender = f"newcomer-{uuid.uuid4().hex[:8]}"
+    before = Reply(servers.send(sender, "recommend me something"))
+    assert [payload["kind"] for payload in before.payloads] == ["popular"]
+    assert "don't know your taste" in before.full_text
+    for message in ("Toy Story 5 stars", "Finding Nemo 4.5", "The Lion King 4"):
+        servers.send(sender, message)
+    after = Reply(servers.send(sender, "recommend me something"))
+    assert [payload["kind"] for payload in after.payloads] == ["personal"]
+    assert not {1, 6377, 364} & set(after.recommended_ids())
+    assert "because you rated" in after.full_text
+
+
 def test_rasa_test_stories_pass(tmp_path):
     """Every test story's intents, entities and next actions are predicted as written (`rasa test`)."""
     import subprocess
