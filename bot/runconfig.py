@@ -39,6 +39,8 @@ CALLBACK_URL_VARIABLE = "BOT_CALLBACK_URL"
 TRACKER_STORE_VARIABLE = "BOT_TRACKER_STORE_URL"
 LOCK_STORE_VARIABLE = "BOT_LOCK_STORE_URL"
 LOCK_STORE_PREFIX_VARIABLE = "BOT_LOCK_STORE_PREFIX"
+# Rasa's own RedisLockStore lets two servers process one conversation at once (see bot/lockstore.py).
+ATOMIC_REDIS_LOCK_STORE = "bot.lockstore.AtomicRedisLockStore"
 # The passwords from the two URLs above are passed to Rasa under these names, never written to disk.
 TRACKER_PASSWORD_VARIABLE = "BOT_TRACKER_STORE_PASSWORD"
 LOCK_PASSWORD_VARIABLE = "BOT_LOCK_STORE_PASSWORD"
@@ -232,7 +234,7 @@ def tracker_store_from_url(url: str) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def lock_store_from_url(url: str, key_prefix: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Turn ``redis://[:password@]host[:port][/db]`` into Rasa's Redis lock store block."""
+    """Turn ``redis://[:password@]host[:port][/db]`` into a lock store block for Redis."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("redis", "rediss"):
         raise ConfigError(
@@ -240,7 +242,7 @@ def lock_store_from_url(url: str, key_prefix: str | None = None) -> tuple[dict[s
         )
     if not parts.hostname:
         raise ConfigError(f"{LOCK_STORE_VARIABLE} names no host; example: redis://127.0.0.1:6379/0.")
-    block: dict[str, Any] = {"type": "redis", "url": parts.hostname, "port": parts.port or 6379}
+    block: dict[str, Any] = {"type": ATOMIC_REDIS_LOCK_STORE, "url": parts.hostname, "port": parts.port or 6379}
     database = parts.path.lstrip("/")
     if database:
         if not database.isdigit():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,10 +31,27 @@ _LAUNCHER_VARIABLES = ("BOT_", "TELEGRAM_", "SLACK_", "FACEBOOK_")
 
 
 def free_port() -> int:
-    """Return a TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """Return a TCP port that is free on 127.0.0.1 now and outside the kernel's ephemeral range.
+
+    Rasa binds its port only after loading the model, minutes later. A port from the ephemeral
+    range (what binding port 0 returns) can meanwhile be taken by any outgoing connection, such as
+    Rasa's own to PostgreSQL, so the ports come from below that range.
+    """
+    low, _ = _ephemeral_range()
+    candidates = list(range(max(1024, low - 12000), low))
+    random.SystemRandom().shuffle(candidates)
+    for port in candidates:
+        if not _busy(port):
+            return port
+    raise RuntimeError(f"no free TCP port between {low - 12000} and {low}")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
 
 
 def require_assistant() -> None:
@@ -137,12 +155,14 @@ def start_assistant(tmp_path: Path, *args: str, env: dict[str, str] | None = Non
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     running = RunningAssistant(process=process, rasa_port=rasa_port, web_port=web_port, env=child_env)
     ready = threading.Event()
+    announced = threading.Event()
 
     def read_output() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             running.output.append(line)
             if line.startswith(READY_LINE):
+                announced.set()
                 ready.set()
         ready.set()
 
@@ -152,7 +172,9 @@ def start_assistant(tmp_path: Path, *args: str, env: dict[str, str] | None = Non
         if time.monotonic() > deadline:
             running.stop()
             pytest.fail(f"the launcher was not ready within {timeout:.0f} s:\n{running.text}")
-    if process.poll() is not None:
+    if not announced.is_set():
+        # The output ended, so the launcher is exiting; wait for its status.
+        process.wait(timeout=120)
         pytest.fail(f"the launcher exited with status {process.returncode} before it was ready:\n{running.text}")
     return running
 

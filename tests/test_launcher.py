@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from assistant_runner import free_port
 from bot.launcher import Launcher, LauncherOptions, parse_options
 from bot.processes import ManagedProcess, ProcessSpec, StartError, port_in_use, wait_until_healthy
 from bot.runconfig import (
@@ -152,7 +153,7 @@ def test_postgres_and_redis_from_environment(tmp_path):
         "username": "rasa", "password": "${BOT_TRACKER_STORE_PASSWORD}",
     }
     assert config.endpoints["lock_store"] == {
-        "type": "redis", "url": "cache.local", "port": 6380, "db": 3, "key_prefix": "movies",
+        "type": "bot.lockstore.AtomicRedisLockStore", "url": "cache.local", "port": 6380, "db": 3, "key_prefix": "movies",
         "password": "${BOT_LOCK_STORE_PASSWORD}",
     }
     assert config.child_env == {"BOT_TRACKER_STORE_PASSWORD": "p@ss", "BOT_LOCK_STORE_PASSWORD": "hunter2"}
@@ -260,9 +261,7 @@ def test_up_to_date_needs_model_and_same_inputs(tmp_path):
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_port()
 
 
 def _alive(pid: int) -> bool:

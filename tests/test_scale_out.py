@@ -104,7 +104,7 @@ def test_run_config_uses_shared_stores(cluster, tracker_database):
     endpoints = yaml.safe_load((cluster.run_dir() / "endpoints.yml").read_text())
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
     assert endpoints["tracker_store"]["db"] == tracker_database
-    assert endpoints["lock_store"]["type"] == "redis"
+    assert endpoints["lock_store"]["type"] == "bot.lockstore.AtomicRedisLockStore"
 
 
 @_cluster_test
@@ -311,3 +311,83 @@ def test_proxy_pins_socketio_to_first_server(proxy):
     base, upstreams, _ = proxy
     servers = {_call(f"{base}/socket.io/?EIO=4&transport=polling")[2]["server"] for _ in range(4)}
     assert servers == {"one"}
+
+
+# ---- the lock store on its own -------------------------------------------------------------------
+
+_CONTENDER = """
+import asyncio, sys, time
+from rasa.utils.endpoints import EndpointConfig
+from bot.lockstore import AtomicRedisLockStore
+
+prefix, rounds = sys.argv[1], int(sys.argv[2])
+store = AtomicRedisLockStore(EndpointConfig(url="127.0.0.1", port=6379, db=0, key_prefix=prefix))
+counter = prefix + ":counter"
+
+async def main():
+    for _ in range(rounds):
+        async with store.lock("one-conversation"):
+            # A read-modify-write with a pause inside: any overlap between processes loses an update.
+            value = int(store.red.get(counter) or 0)
+            await asyncio.sleep(0.005)
+            store.red.set(counter, value + 1)
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def redis_prefix():
+    if not _reachable(REDIS):
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    import redis
+
+    prefix = f"locktest{secrets.token_hex(4)}"
+    client = redis.Redis(host=REDIS[0], port=REDIS[1], db=0)
+    yield prefix, client
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.mark.redis
+def test_lock_excludes_other_processes(redis_prefix):
+    prefix, client = redis_prefix
+    rounds, processes = 40, 3
+    workers = [subprocess.Popen([sys.executable, "-c", _CONTENDER, prefix, str(rounds)], cwd=REPO_ROOT)
+               for _ in range(processes)]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0
+    assert int(client.get(f"{prefix}:counter")) == rounds * processes
+    assert list(client.scan_iter(f"{prefix}*mutex*")) == [], "a lock key was left behind"
+
+
+@pytest.mark.redis
+def test_lock_taken_over_after_holder_dies(redis_prefix):
+    import asyncio
+
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.lockstore import AtomicRedisLockStore
+
+    prefix, client = redis_prefix
+    store = AtomicRedisLockStore(EndpointConfig(url=REDIS[0], port=REDIS[1], db=0, key_prefix=prefix))
+    key = store._mutex_key("abandoned")
+    holders: list[bytes | None] = []
+
+    async def take() -> None:
+        async with store.lock("abandoned", lock_lifetime=5):
+            holders.append(client.get(key))
+
+    # Another server holds the lock: nobody else gets it.
+    client.set(key, "other-server", px=60_000)
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(asyncio.wait_for(take(), timeout=0.5))
+    assert holders == []
+
+    # That server died: its key expires at the end of its lifetime, and the lock is free again.
+    client.pexpire(key, 100)
+    asyncio.run(asyncio.wait_for(take(), timeout=10))
+    assert len(holders) == 1
+    assert holders[0] not in (None, b"other-server")
+    assert client.get(key) is None
