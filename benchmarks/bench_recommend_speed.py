@@ -36,6 +36,7 @@ shared machine are noisy.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -61,8 +62,24 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _memory_mb(field: str) -> float:
+    """Return ``VmRSS`` (current) or ``VmHWM`` (peak) of this process in MiB, from /proc/self/status."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/self/status has no {field} line")
+
+
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # Not ru_maxrss: after exec it still counts the parent's peak.
+    return _memory_mb("VmHWM")
+
+
+def _reset_peak() -> None:
+    """Lower the peak to the current resident size (Linux 4.0 and later), so the next peak is one step's."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
 
 
 def _load(folder: str | None):
@@ -96,9 +113,11 @@ def _child_trainset(folder: str | None, kind: str, limit: int) -> dict:
     import pandas as pd
 
     data = _load(folder)
-    ratings = data.ratings.iloc[:limit] if limit else data.ratings
+    ratings = data.ratings.iloc[:limit].copy() if limit else data.ratings
     del data
-    before = _peak_mb()
+    gc.collect()
+    _reset_peak()
+    before = _memory_mb("VmRSS")
     started, cpu = time.perf_counter(), _cpu_seconds()
     if kind == "surprise":
         from surprise import Dataset, Reader
@@ -114,8 +133,8 @@ def _child_trainset(folder: str | None, kind: str, limit: int) -> dict:
         trainset = _ArrayTrainset(user_codes, item_codes, ratings["rating"].to_numpy(dtype=np.float64),
                                   int(user_codes.max()) + 1, int(item_codes.max()) + 1)
         built = trainset.n_ratings
-    return {"seconds": time.perf_counter() - started, "cpu": _cpu_seconds() - cpu, "peak_mb": _peak_mb(),
-            "added_mb": _peak_mb() - before, "ratings": built}
+    return {"seconds": time.perf_counter() - started, "cpu": _cpu_seconds() - cpu, "peak_added_mb": _peak_mb() - before,
+            "retained_mb": _memory_mb("VmRSS") - before, "ratings": built}
 
 
 def _percentiles(samples: list[float]) -> dict:
@@ -258,12 +277,25 @@ def _print_tables(results: dict) -> None:
         for kind, name in (("ours", "array trainset (ours)"), ("surprise", "Surprise Trainset (baseline)")):
             built = result["trainsets"][kind]
             print(f"| {label} | {built['ratings']:,} | | | build {name} | {built['seconds']:.1f} | {built['cpu']:.1f} | "
-                  f"+{built['added_mb']:,.0f} |")
+                  f"+{built['peak_added_mb']:,.0f} at peak, +{built['retained_mb']:,.0f} kept |")
     print("\nFit split by model (wall s): " + "; ".join(
         f"{label}: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in result["training"]["fit_seconds"].items())
         for label, result in results.items()))
+    from recengine.svd import SVDConfig
+
+    defaults = SVDConfig()
+    for label, result in results.items():
+        epochs = result["config"].get("n_epochs", defaults.n_epochs), result["config"].get("rank_n_epochs", defaults.rank_n_epochs)
+        if epochs == (defaults.n_epochs, defaults.rank_n_epochs):
+            continue
+        seconds = result["training"]["fit_seconds"]
+        # An estimate: it scales the whole fit, data preparation included, by the epoch ratio.
+        estimate = seconds["rating model"] * defaults.n_epochs / epochs[0] + seconds.get("ranking model", 0.0) * defaults.rank_n_epochs / epochs[1]
+        print(f"\nEstimated fit at the default epochs ({defaults.n_epochs} and {defaults.rank_n_epochs}) for {label}: "
+              f"about {estimate / 60:.0f} minutes (wall, scaled from the epochs used)")
     print("\nEpochs used: " + "; ".join(
-        f"{label}: rating model {result['config'].get('n_epochs', 20)}, ranking model {result['config'].get('rank_n_epochs', 20)}"
+        f"{label}: rating model {result['config'].get('n_epochs', defaults.n_epochs)}, "
+        f"ranking model {result['config'].get('rank_n_epochs', defaults.rank_n_epochs)}"
         for label, result in results.items()))
     print("\n### Request latency (ms, fresh process, after a warm-up)\n")
     print("| dataset | request | wall p50 | wall p95 | wall p99 | CPU p50 | CPU p95 | requests |")

@@ -250,24 +250,30 @@ class _ArrayTrainset:
 
     Surprise's SVD reads only ``n_users``, ``n_items``, ``global_mean`` and ``all_ratings()``.
     Its own ``Trainset`` keeps every rating twice as Python tuples, several GB for tens of
-    millions of ratings; these arrays need 16 bytes per rating. Ratings come out grouped by user
-    (stable, so within a user in input order), the order Surprise's ``Trainset.all_ratings``
-    uses, so the same input gives the same factors as ``Dataset.build_full_trainset()``.
+    millions of ratings, while these arrays need 12 bytes per rating. Ratings come out grouped
+    by user (stable, so within a user in input order), the order Surprise's
+    ``Trainset.all_ratings`` uses, so the same input gives the same factors as
+    ``Dataset.build_full_trainset()``. Pass ``grouped=True`` when the input is already grouped.
     """
 
     _CHUNK = 1 << 16
 
-    def __init__(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int, n_items: int):
-        order = np.argsort(users, kind="stable")
-        self._users = users[order].astype(np.int32)
-        self._items = items[order].astype(np.int32)
-        self._ratings = ratings[order].astype(np.float64)
-        del order
+    def __init__(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int, n_items: int,
+                 grouped: bool = False):
+        if grouped:
+            self._users, self._items = users.astype(np.int32, copy=False), items.astype(np.int32, copy=False)
+            self._ratings = ratings.astype(np.float32, copy=False)
+        else:
+            order = np.argsort(users, kind="stable")
+            self._users, self._items = users[order].astype(np.int32), items[order].astype(np.int32)
+            # Half-star ratings and the imputed value are exact in float32.
+            self._ratings = ratings[order].astype(np.float32)
+            del order
         self.n_users = n_users
         self.n_items = n_items
         self.n_ratings = len(self._ratings)
         self.rating_scale = (float(self._ratings.min()), float(self._ratings.max()))
-        self.global_mean = float(self._ratings.mean())
+        self.global_mean = float(self._ratings.mean(dtype=np.float64))
 
     def all_ratings(self) -> Iterator[tuple[int, int, float]]:
         """Yield ``(inner user, inner item, rating)`` for every training rating."""
@@ -286,21 +292,60 @@ def _surprise_svd(params: dict[str, Any]):
 
 def _sample_unrated(
     user_codes: np.ndarray, item_codes: np.ndarray, n_users: int, n_items: int, ratio: float, rng: np.random.Generator,
+    first_user: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draw about ``ratio`` unrated movies per rating of each user, uniformly, without repeats.
+    """Draw about ``ratio`` unrated movies per rating of users ``first_user`` … ``n_users - 1``, uniformly.
 
-    A user gets ``round(ratio · n_u)`` draws, at most as many as their unrated movies. Draws that
-    hit a rated movie or repeat are dropped and not redrawn, so dense users lose a few per cent.
+    ``user_codes`` and ``item_codes`` are those users' ratings. A user gets ``round(ratio · n_u)``
+    draws, at most as many as their unrated movies. Draws that hit a rated movie or repeat are
+    dropped and not redrawn. That loses a few per cent of the draws on a large catalog, but more
+    for users who rated a large share of a small one. Returns (users, items) sorted.
     """
-    counts = np.bincount(user_codes, minlength=n_users)
+    counts = np.bincount(user_codes - first_user, minlength=n_users - first_user)
     wanted = np.minimum(np.rint(counts * ratio).astype(np.int64), n_items - counts)
-    users = np.repeat(np.arange(n_users, dtype=np.int64), wanted)
+    users = np.repeat(np.arange(first_user, n_users, dtype=np.int64), wanted)
     items = rng.integers(0, n_items, size=len(users), dtype=np.int64)
     keys = users * n_items + items
     del users, items
     rated = user_codes.astype(np.int64) * n_items + item_codes
     keys = np.unique(keys[~np.isin(keys, rated)])
     return (keys // n_items).astype(np.int32), (keys % n_items).astype(np.int32)
+
+
+def _ranking_entries(
+    user_codes: np.ndarray, item_codes: np.ndarray, values: np.ndarray, n_users: int, n_items: int,
+    ratio: float, imputed_value: float, rng: np.random.Generator, block_users: int = 20_000,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the ranking model's training entries: ratings plus drawn unrated movies.
+
+    Entries come grouped by user and shuffled within each user, so a user's SGD pass interleaves
+    ratings and imputed entries. Users are processed in blocks of ``block_users`` to bound the
+    memory of drawing, which is several times that of the entries themselves.
+    """
+    order = np.argsort(user_codes, kind="stable")
+    sorted_users, sorted_items, sorted_values = user_codes[order], item_codes[order], values[order]
+    del order
+    counts = np.bincount(user_codes, minlength=n_users)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    capacity = len(values) + int(np.minimum(np.rint(counts * ratio), n_items - counts).sum())
+    users = np.empty(capacity, dtype=np.int32)
+    items = np.empty(capacity, dtype=np.int32)
+    targets = np.empty(capacity, dtype=np.float32)
+    filled = 0
+    for first in range(0, n_users, block_users):
+        last = min(first + block_users, n_users)
+        low, high = bounds[first], bounds[last]
+        drawn_users, drawn_items = _sample_unrated(sorted_users[low:high], sorted_items[low:high], last, n_items, ratio, rng, first)
+        entry_users = np.concatenate([sorted_users[low:high], drawn_users])
+        entry_items = np.concatenate([sorted_items[low:high], drawn_items])
+        entry_targets = np.concatenate([sorted_values[low:high], np.full(len(drawn_users), imputed_value)])
+        shuffled = np.lexsort((rng.random(len(entry_users)), entry_users))
+        size = len(shuffled)
+        users[filled:filled + size] = entry_users[shuffled]
+        items[filled:filled + size] = entry_items[shuffled]
+        targets[filled:filled + size] = entry_targets[shuffled]
+        filled += size
+    return users[:filled], items[:filled], targets[:filled]
 
 
 class _Factorisation:
@@ -476,18 +521,12 @@ class SVDModel:
         config = self.config
         started = time.perf_counter()
         rng = np.random.default_rng(config.random_state)
-        drawn_users, drawn_items = _sample_unrated(user_codes, item_codes, n_users, n_items, config.imputed_ratio, rng)
-        users = np.concatenate([user_codes.astype(np.int32), drawn_users])
-        items = np.concatenate([item_codes.astype(np.int32), drawn_items])
-        targets = np.concatenate([values, np.full(len(drawn_users), config.imputed_value)])
-        del drawn_users, drawn_items
-        # Shuffled, so each user's ratings and drawn movies are interleaved within the user's SGD pass.
-        order = rng.permutation(len(users))
-        users, items, targets = users[order], items[order], targets[order]
-        del order
+        users, items, targets = _ranking_entries(
+            user_codes, item_codes, values, n_users, n_items, config.imputed_ratio, config.imputed_value, rng,
+        )
         log.info("Training the SVD ranking model on %d entries (%d imputed): %d factors, %d epochs",
                  len(targets), len(targets) - len(values), config.rank_n_factors, config.rank_n_epochs)
-        trainset = _ArrayTrainset(users, items, targets, n_users, n_items)
+        trainset = _ArrayTrainset(users, items, targets, n_users, n_items, grouped=True)
         del users, items, targets
         model = _Factorisation.train(
             trainset, config.ranking_surprise_params(), config.rank_fold_in_reg, config.rank_fold_in_reg,

@@ -12,7 +12,7 @@ from recengine.errors import ArtefactError, RecEngineError
 from recengine.popularity import PopularityModel
 from recengine.recommender import RatedMovie, Request
 from recengine.svd import (
-    SVDConfig, SVDModel, _sample_unrated, conversation_user_key, dataset_user_key, load_svd_artefact,
+    SVDConfig, SVDModel, _ranking_entries, _sample_unrated, conversation_user_key, dataset_user_key, load_svd_artefact,
 )
 
 GENRES = ("Action", "Comedy", "Drama", "Horror")
@@ -164,6 +164,25 @@ def test_sample_unrated_large_ratio(rng):
     drawn_users, drawn_items = _sample_unrated(users, items, 1, 4, 100.0, rng)
     # 200 draws over the 2 unrated movies must find both.
     assert sorted(drawn_items.tolist()) == [2, 3]
+
+
+def test_ranking_entries_group_users_and_keep_ratings(rng):
+    ratings, _, _ = make_world(rng, n_users=50, ratings_per_user=10)
+    users = (ratings["user_id"].to_numpy() - 1).astype(np.int32)
+    items = (ratings["movie_id"].to_numpy() - 1).astype(np.int32)
+    values = ratings["rating"].to_numpy()
+    # 2,000 movies, so that draws rarely repeat or hit one of the 10 rated movies of a user.
+    entry_users, entry_items, targets = _ranking_entries(users, items, values, 50, 2000, 2.0, 0.0, rng, block_users=7)
+    # Grouped by user, every rating kept with its value, and about two drawn movies per rating.
+    assert (np.diff(entry_users) >= 0).all()
+    kept = {(u, i): t for u, i, t in zip(entry_users.tolist(), entry_items.tolist(), targets.tolist()) if t != 0.0}
+    assert kept == {(u, i): v for u, i, v in zip(users.tolist(), items.tolist(), values.tolist())}
+    drawn = [(u, i) for u, i, t in zip(entry_users.tolist(), entry_items.tolist(), targets.tolist()) if t == 0.0]
+    assert len(drawn) == len(set(drawn))
+    assert 0.95 * 2 * len(values) <= len(drawn) <= 2 * len(values)
+    # Within a user, ratings and drawn movies are interleaved rather than ratings first.
+    first_user = targets[entry_users == 0]
+    assert (first_user[: len(first_user) // 2] == 0.0).any()
 
 
 # ---------------------------------------------------------------------- fold-in
