@@ -719,6 +719,8 @@ class SVDModel:
         factors; a user with ratings the model has not seen (conversational ones) is folded in
         from the whole history, so a new rating changes the list at once.
         """
+        # NOTE: a request names dataset users only, so a chat user is folded in even after
+        # `retrain` has trained factors under their conversation_user_key.
         if request.user_id is not None:
             trained = self.trained_user(dataset_user_key(request.user_id), request.history)
             if trained is not None and request.rated_ids <= set(self.trained_movies(request.user_id).tolist()):
@@ -928,6 +930,8 @@ def load_conversation_ratings(database_url: str) -> pd.DataFrame | None:
 
 def build_svd_artefact(context: "BuildContext", config: SVDConfig = SVDConfig()) -> dict[str, Any]:
     """Train SVD on the dataset and the store's conversational ratings and save it into ``context.out_dir``."""
+    # NOTE: the artefact's fingerprint covers the dataset and the config, not the store, so a plain
+    # `build` does not notice new conversational ratings; `retrain` forces the rebuild.
     data = context.data
     conversation = load_conversation_ratings(context.settings.database_url)
     model = SVDModel(data.catalog, config.replace(random_state=context.seed)).fit(data.ratings, conversation)
