@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Text
 
 from actions.common import MovieAction
-from actions.lists import note_picked_most_known, reply_if_rating, reply_title_problem
+from actions.lists import note_picked_most_known, reply_if_rating, reply_person, reply_title_problem
 from actions.ratings import reply_info
 from recengine.parsing import has_meaning
 from recengine.service import FOUND
 
 __all__ = ["ActionGreet", "ActionMovieInfo", "ActionFallback"]
+
+_PEOPLE_CUE = re.compile(r"\b(?:films?|movies?|directed|director|starring|filmography)\b", re.IGNORECASE)
 
 
 class ActionGreet(MovieAction):
@@ -61,9 +64,22 @@ class ActionFallback(MovieAction):
         elif not any("a" <= char.lower() <= "z" for char in turn.text):
             dispatcher.utter_message(response="utter_english_only")
         else:
-            # The NLU was unsure, but "Mary Poppins 4" still names a movie and a score.
-            rating = reply_if_rating(dispatcher, turn, service)
-            if rating is not None:
-                return rating
-            dispatcher.utter_message(response="utter_not_understood")
+            return self._best_effort(dispatcher, turn, service)
+        return []
+
+    @staticmethod
+    def _best_effort(dispatcher, turn, service):
+        """Answer what the message unmistakably asks although the NLU was unsure, else ask to rephrase."""
+        # "Mary Poppins 4" names a movie and a score: a rating.
+        rating = reply_if_rating(dispatcher, turn, service)
+        if rating is not None:
+            return rating
+        # "list some M. Night Shyamalan films" names a director or actor in full next to "films".
+        if _PEOPLE_CUE.search(turn.text):
+            people = [mention for mention in service.people.find_mentions(turn.text) if " " in mention.text.strip()]
+            if people:
+                person = service.find_person(turn.text, people[0].text)
+                if person is not None:
+                    return reply_person(dispatcher, turn, service, person, None)
+        dispatcher.utter_message(response="utter_not_understood")
         return []

@@ -348,6 +348,12 @@ def test_fallback_with_title_and_score_is_rating(service, sender):
     assert stored(service, sender) == {1028: 4.0}
 
 
+def test_fallback_with_full_name_lists_films(service, sender):
+    messages, _ = run(ActionFallback(service), sender, "list some M. Night Shyamalan films", "nlu_fallback")
+    assert responses(messages) == ["utter_person_list"]
+    assert messages[0]["person"] == "M. Night Shyamalan"
+
+
 def test_next_watch_after_ratings_excludes_rated(service, sender):
     run(ActionRateMovie(service), sender, "Heat 4 stars", "rate_movie")
     messages, _ = run(ActionNextWatch(service), sender, "what should I watch next?", "next_watch")

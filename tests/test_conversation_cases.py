@@ -1,10 +1,11 @@
-"""All 85 conversation cases, end to end over the REST channel, checked as their README describes.
+"""The conversation cases (85 at the time of writing), end to end over the REST channel.
 
 The module trains the Rasa model if its inputs changed, starts the action server and a Rasa
-server on loopback (tests/e2e_servers.py), and sends every case in a fresh conversation. A
-case passes when every field of its ``expect`` object holds for the reply to its last message
-and for the ratings stored in the database under its sender id. Pass rates per case file go to
-``tests/artifacts/conversation_cases.md`` and to the terminal.
+server on loopback (tests/e2e_servers.py), and sends every case in a fresh conversation, each
+message decoded exactly as stored. A case passes when every field of its ``expect`` object
+holds for the reply to its last message and for the ratings stored in the database under its
+sender id. Pass rates per case file go to ``tests/artifacts/conversation_cases.md`` and to the
+terminal.
 
 Movies in a reply are read from the card payload (movie ids) and must also appear as
 "Title (Year)" in the reply's text, so a payload that disagrees with the text fails too.
@@ -50,7 +51,7 @@ CASES = _load_cases()
 
 
 def _fold(text: str) -> str:
-    """Lower-case, remove accents and punctuation, as the cases README prescribes for comparisons."""
+    """Lower-case ``text`` and drop accents and punctuation, so "Cuarón" matches "Cuaron"."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(char for char in text if not unicodedata.combining(char)).casefold()
     return re.sub(r"[\W_]+", " ", text).strip()
