@@ -49,8 +49,8 @@ _MAX_RETRY_SECONDS = 0.25
 class AtomicRedisLockStore(RedisLockStore):
     """Per-conversation mutual exclusion through one Redis key per conversation.
 
-    NOTE: waiting messages are not served in arrival order, unlike Rasa's ticket queue; only
-    messages of one conversation that arrive while another of its messages is processed wait.
+    NOTE: unlike Rasa's ticket queue, waiting messages are not served in arrival order. This
+    matters only for messages of one conversation that arrive while another of them is processed.
     """
 
     def __init__(self, endpoint_config: EndpointConfig | None = None, **kwargs) -> None:

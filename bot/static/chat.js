@@ -448,7 +448,7 @@
         });
       });
     } catch (error) {
-      const reason = error && error.name === "AbortError" ? "no answer within " + REQUEST_TIMEOUT_MS / 1000 + " s" : "it could not be reached";
+      const reason = error && error.name === "AbortError" ? "no response within " + REQUEST_TIMEOUT_MS / 1000 + " s" : "it could not be reached";
       addNotice("Your message was not delivered: " + reason + " (" + restUrl + "). Is the assistant running? Please try again.");
       if (options && options.restoreText && messageInput.value === "") {
         messageInput.value = options.restoreText;
