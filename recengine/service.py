@@ -239,6 +239,13 @@ class MovieService:
         self.missing: dict[str, str] = dict(missing or {})
         movies = catalog.movies
         self._counts = movies["rating_count"].to_dict()
+        # Title, year and genres of every movie, read once: building a card per suggestion through
+        # Catalog.movie (a pandas row lookup) costs more than the recommendation itself.
+        self._card_info: dict[int, tuple[str, int | None, tuple[str, ...]]] = {
+            int(movie_id): (title, None if year != year or year is None else int(year), tuple(genres))
+            for movie_id, title, year, genres in zip(movies.index, movies["title"], movies["year"].astype("float64"),
+                                                     movies["genres"])
+        }
         self._suggest_keys = [title_key(title) for title in movies["title"]]
         self._suggest_ids = [int(movie_id) for movie_id in movies.index]
         self._well_known = [int(movie_id) for movie_id in movies.sort_values(
@@ -505,7 +512,7 @@ class MovieService:
         def run(model: PopularityModel) -> list[Suggestion]:
             # Several genres: chart the first and keep movies that have all of them.
             pool = model.chart(first, year_from, year_to, n=wanted * (8 if len(genres) > 1 else 1), exclude=blocked)
-            return [item for item in pool.items if set(genres) <= set(self.catalog.movie(item.movie_id).genres)][:wanted]
+            return [item for item in pool.items if set(genres) <= set(self._card_info[item.movie_id][2])][:wanted]
 
         items = run(self.popularity)
         qualified = None
@@ -565,7 +572,7 @@ class MovieService:
                           exclude=blocked, genre=genre, year_from=year_from, year_to=year_to)
         result, source, reason = self._first_answer(request, chain)
         if result is not None and len(genres) > 1:
-            kept = [item for item in result.items if set(genres) <= set(self.catalog.movie(item.movie_id).genres)]
+            kept = [item for item in result.items if set(genres) <= set(self._card_info[item.movie_id][2])]
             result = Recommendations(items=kept[: self.config.list_size], source=result.source,
                                      fallback_reason=result.fallback_reason)
         label = "picks for you" if kind == "personal" else "next-watch picks"
@@ -606,11 +613,11 @@ class MovieService:
                    fallback_reason: str | None = None, seed_id: int | None = None, rating_count: int = 0) -> MovieList:
         cards = []
         for item in result.items:
-            if item.movie_id not in self.catalog:
+            info = self._card_info.get(int(item.movie_id))
+            if info is None:
                 continue
-            movie = self.catalog.movie(item.movie_id)
-            cards.append(MovieCard(movie.movie_id, movie.title, movie.year, movie.genres, item.reason, item.source,
-                                   item.predicted_rating))
+            title, year, genres = info
+            cards.append(MovieCard(int(item.movie_id), title, year, genres, item.reason, item.source, item.predicted_rating))
         return MovieList(kind=kind, label=label, cards=tuple(cards), source=result.source, page_size=page_size,
                          requested=requested, fallback_reason=fallback_reason, seed_id=seed_id, rating_count=rating_count)
 
