@@ -95,6 +95,8 @@ def reply_similar(dispatcher: CollectingDispatcher, turn: Turn, service: MovieSe
 
 def reply_chart(dispatcher: CollectingDispatcher, turn: Turn, service: MovieService, genres: tuple[str, ...],
                 year_from: int | None, year_to: int | None) -> List[Dict[Text, Any]]:
+    """Send a chart page for the genres and years, topped up and labelled when few movies qualify."""
+    # NOTE: a length asked for ("top 5") is not honoured; every chart page has chart_page_size movies.
     exclude = service.store.marked(turn.sender)
     chart = service.chart(genres, year_from, year_to, exclude=exclude)
     if chart.qualified is not None and chart.qualified < len(chart.page()):

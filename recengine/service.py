@@ -406,6 +406,9 @@ class MovieService:
         unless it is part of a catalog title written in the message ("Toy Story 3"); among bare
         numbers the last one wins ("Men in Black 4.5"). Without a number, a sentiment word outside
         the title gives the score ("Good Will Hunting was dreadful" is 1 star).
+
+        NOTE: a trailing valid number is read as the score unless the title with it is in the
+        catalog, so "Ice Age 3" stores Ice Age with 3 stars although a user might mean the third film.
         """
         text = clean_text(text)
         multiword_titles = [
