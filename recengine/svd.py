@@ -138,8 +138,9 @@ class SVDConfig:
     """BLAS threads while one request is computed; None keeps the process setting.
 
     A request does a few small solves and matrix-vector products. With OpenBLAS's default of one
-    thread per core, a busy machine made a 3-rating fold-in take about 100 ms at the median instead
-    of 3 ms (``benchmarks/bench_recommend_speed.py`` reports both)."""
+    thread per core, a busy 2-core machine made a 3-rating fold-in take about 100 ms at the median
+    instead of 3 ms. On a quiet machine two threads were faster for the 45,000-movie synthetic set
+    (median 5.5 against 9.3 ms). ``benchmarks/bench_recommend_speed.py`` measures both."""
 
     def __post_init__(self) -> None:
         problems = []
