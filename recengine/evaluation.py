@@ -46,7 +46,7 @@ __all__ = [
     "Split", "temporal_split", "leave_one_out_split", "train_catalog", "user_histories",
     "ModelScores", "evaluate_recommender", "evaluate_models", "markdown_table", "plot_scores",
     "MODEL_NAMES", "EvaluationConfig", "ModelSet", "score_models", "run_temporal", "run_leave_one_out",
-    "tune_hybrid", "MostRated",
+    "tune_hybrid", "tune_seeded", "MostRated",
 ]
 
 log = logging.getLogger(__name__)
@@ -210,21 +210,27 @@ def evaluate_recommender(
     relevance_threshold: float | None = 4.0,
     users: Sequence[int] | None = None,
     histories: Mapping[int, tuple[RatedMovie, ...]] | None = None,
+    seeds: Mapping[int, int] | None = None,
 ) -> ModelScores:
     """Ask ``recommender`` for ``k`` movies per test user and average the ranking metrics.
 
     ``relevance_threshold`` None counts every test movie as relevant (the leave-one-out protocol).
+    With ``seeds`` (user id to movie id) each request carries that seed movie, and users without
+    a seed are left out.
     """
     test = split.test if relevance_threshold is None else split.test[split.test["rating"] >= relevance_threshold]
     relevant = test.groupby("user_id")["movie_id"].apply(set).to_dict()
     selected = sorted(relevant) if users is None else [user for user in users if user in relevant]
+    if seeds is not None:
+        selected = [user for user in selected if user in seeds]
     histories = histories if histories is not None else user_histories(split.train)
     totals = {"precision": 0.0, "recall": 0.0, "ndcg": 0.0, "hit_rate": 0.0}
     lists: list[list[int]] = []
     answered_by: dict[str, int] = {}
     started = time.perf_counter()
     for user_id in selected:
-        request = Request(history=histories.get(user_id, ()), user_id=user_id, n=k)
+        seed = seeds.get(user_id) if seeds is not None else None
+        request = Request(history=histories.get(user_id, ()), user_id=user_id, n=k, seed_movie_id=seed)
         result = recommender.recommend(request)
         movie_ids = result.movie_ids
         lists.append(movie_ids)
@@ -491,5 +497,41 @@ def tune_hybrid(config: EvaluationConfig, weights: Sequence[float], settings=Non
         hybrid = HybridModel(models.catalog, models.svd(), models.content(), models.popularity(), HybridConfig(content_weight=weight))
         scores = evaluate_recommender(hybrid, inner, len(data.catalog), config.k, config.relevance_threshold, histories=histories)
         scores.model = f"hybrid content_weight={weight:g}"
+        results.append(scores)
+    return inner, results
+
+
+def tune_seeded(config: EvaluationConfig, settings=None, svd_config=None) -> tuple[Split, list[ModelScores]]:
+    """Score "more like this" lists on a validation cut of the training data, for both seed orders.
+
+    Each validation user's most recent liked training movie (rated at or above the relevance
+    threshold) is the seed; the relevant movies are the user's liked validation movies. Rows: the
+    hybrid ordering the seed's content pool by SVD ranking score and by predicted stars, and the
+    content model's own order.
+    """
+    from recengine.hybrid import HybridConfig, HybridModel
+    from recengine.movielens import load_dataset
+
+    data = load_dataset(config.dataset, settings)
+    outer = temporal_split(_first_users(data.ratings, config.max_users), config.test_fraction)
+    inner = temporal_split(outer.train, config.test_fraction, name=f"{data.name} validation, seeded")
+    models = ModelSet(data.catalog, inner.train, svd_config)
+    histories = user_histories(inner.train)
+    seeds = {}
+    for user_id, history in histories.items():
+        liked = [item.movie_id for item in history if item.rating >= config.relevance_threshold]
+        if liked:
+            seeds[user_id] = liked[-1]
+    rows = {
+        f"hybrid seed_order={order}": HybridModel(models.catalog, models.svd(), models.content(), models.popularity(),
+                                                  HybridConfig(seed_order=order))
+        for order in ("ranking", "predicted")
+    }
+    rows["content"] = models.content()
+    results = []
+    for label, recommender in rows.items():
+        scores = evaluate_recommender(recommender, inner, len(data.catalog), config.k, config.relevance_threshold,
+                                      histories=histories, seeds=seeds)
+        scores.model = label
         results.append(scores)
     return inner, results

@@ -250,3 +250,15 @@ def test_tune_hybrid_scores_each_weight_on_validation(settings):
     held_out = set(zip(outer.test["user_id"], outer.test["movie_id"]))
     assert not held_out & set(zip(split.test["user_id"], split.test["movie_id"]))
     assert not held_out & set(zip(split.train["user_id"], split.train["movie_id"]))
+
+
+@pytest.mark.slow
+def test_tune_seeded_scores_both_orders(settings):
+    from recengine.evaluation import tune_seeded
+    from recengine.svd import SVDConfig
+
+    fast = SVDConfig(n_factors=20, n_epochs=5, rank_n_factors=20, rank_n_epochs=5)
+    split, results = tune_seeded(EvaluationConfig(max_users=30), settings, svd_config=fast)
+    assert [result.model for result in results] == ["hybrid seed_order=ranking", "hybrid seed_order=predicted", "content"]
+    assert all(result.users > 0 for result in results)
+    assert all(0.0 <= value <= 1.0 for result in results for value in result.metrics.values())

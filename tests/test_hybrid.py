@@ -90,9 +90,10 @@ def test_excluding_everything_left_gives_empty_list(world):
 
 def test_seed_with_ratings_reranks_content_neighbours_by_prediction(world):
     catalog, _, genre_of, hybrid = world
+    by_stars = HybridModel(catalog, hybrid.svd, hybrid.content, hybrid.popularity, HybridConfig(seed_order="predicted"))
     history = horror_fan(genre_of)
     seed = movies_of_genre(genre_of, "Drama")[0]
-    result = check_recommender_contract(hybrid, catalog, Request(history=history, seed_movie_id=seed, n=8))
+    result = check_recommender_contract(by_stars, catalog, Request(history=history, seed_movie_id=seed, n=8))
     assert result.source == "hybrid"
     assert result.fallback_reason is None
     pool = hybrid.content.similar(seed, n=HybridConfig().seed_pool, exclude=request_blocked(history, seed), quality=False).movie_ids
@@ -106,6 +107,30 @@ def test_seed_with_ratings_reranks_content_neighbours_by_prediction(world):
     for item in result.items:
         assert seed_title in item.reason
         assert item.reason.endswith(f"predicted {item.predicted_rating:.1f} stars for you")
+
+
+def test_seed_with_ratings_ranked_by_svd_ranking_score(world):
+    catalog, _, genre_of, hybrid = world
+    history = horror_fan(genre_of)
+    seed = movies_of_genre(genre_of, "Drama")[0]
+    result = check_recommender_contract(hybrid, catalog, Request(history=history, seed_movie_id=seed, n=8))
+    pool = hybrid.content.similar(seed, n=HybridConfig().seed_pool, exclude=request_blocked(history, seed), quality=False).movie_ids
+    user = hybrid.svd.fold_in(history)
+    ranking = hybrid.svd.ranking_scores(user)
+    expected = sorted(pool, key=lambda movie_id: -ranking[hybrid.svd.rows_of([movie_id])[0]])[:8]
+    assert result.movie_ids == expected
+    assert [item.score for item in result.items] == pytest.approx([ranking[hybrid.svd.rows_of([m])[0]] for m in expected])
+
+
+def test_pool_movies_without_ratings_come_last(world):
+    catalog, ratings, genre_of, hybrid = world
+    unrated_action = len(genre_of) + 1  # the appended unrated Action movie
+    seed = movies_of_genre(genre_of, "Action")[0]
+    pool = hybrid.content.similar(seed, n=HybridConfig().seed_pool, quality=False).movie_ids
+    assert unrated_action in pool
+    for request in (Request(history=horror_fan(genre_of), seed_movie_id=seed, n=len(pool)), Request(seed_movie_id=seed, n=len(pool))):
+        result = check_recommender_contract(hybrid, catalog, request)
+        assert result.movie_ids[-1] == unrated_action
 
 
 def request_blocked(history, seed) -> set[int]:
@@ -157,7 +182,7 @@ def test_content_weight_changes_personal_order(world):
     assert catalog.movie(mixed.movie_ids[0]).director in liked_directors
 
 
-@pytest.mark.parametrize("changes", [{"seed_pool": 0}, {"content_weight": -1.0}])
+@pytest.mark.parametrize("changes", [{"seed_pool": 0}, {"content_weight": -1.0}, {"seed_order": "stars"}])
 def test_config_rejects_invalid_values(changes):
     with pytest.raises(ValueError):
         HybridConfig(**changes)

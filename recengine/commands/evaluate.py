@@ -56,6 +56,8 @@ def _evaluate(options: argparse.Namespace) -> int:
     k = config.k
     if options.tune_hybrid:
         return _tune_hybrid(options, config, settings)
+    if options.tune_seeded:
+        return _tune_seeded(options, config, settings)
     split, results = run_temporal(config, settings)
     print(f"## {split.name}\n\n{split.description}; relevant = test ratings >= {config.relevance_threshold:g}; "
           f"each model ranks every movie the user has not rated in training.\n")
@@ -88,6 +90,17 @@ def _tune_hybrid(options: argparse.Namespace, config, settings) -> int:
     return 0
 
 
+def _tune_seeded(options: argparse.Namespace, config, settings) -> int:
+    from recengine.evaluation import markdown_table, tune_seeded
+
+    split, results = tune_seeded(config, settings)
+    print(f"## {split.name}\n\nThe temporal hold-out's training part split again by time; the seed is each user's latest "
+          f"training movie rated >= {config.relevance_threshold:g}, relevant = later ratings >= {config.relevance_threshold:g}.\n")
+    print(markdown_table(results, [f"precision@{config.k}", f"recall@{config.k}", f"ndcg@{config.k}", "coverage"]))
+    print(f"\nCommand: {_command_line(options)}")
+    return 0
+
+
 def _weights(text: str) -> list[float]:
     try:
         weights = [float(part) for part in text.split(",") if part.strip()]
@@ -113,6 +126,8 @@ def _command_line(options: argparse.Namespace) -> str:
         parts.append("--skip-leave-one-out")
     if options.tune_hybrid:
         parts += ["--tune-hybrid", ",".join(f"{weight:g}" for weight in options.tune_hybrid)]
+    if options.tune_seeded:
+        parts.append("--tune-seeded")
     if options.plot:
         parts += ["--plot", options.plot]
     return " ".join(shlex.quote(part) for part in parts)
@@ -142,4 +157,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tune-hybrid", type=_weights, metavar="WEIGHTS", default=None,
                         help="instead, score the hybrid for these content weights (e.g. 0,0.25,0.5,1) on a validation cut "
                              "of the training ratings")
+    parser.add_argument("--tune-seeded", action="store_true",
+                        help="instead, score 'more like this' lists for both hybrid seed orders and the content model "
+                             "on a validation cut of the training ratings")
     parser.set_defaults(handler=_evaluate)
