@@ -8,7 +8,7 @@ Every model is trained on the training ratings only, and the catalog's rating co
 are recomputed from them, so popularity charts do not see the future. A test movie is relevant
 when its rating is at least ``relevance_threshold`` (4 stars by default); users without a relevant
 test movie are left out. Each model ranks every movie the user has not rated in training and
-returns ten; precision@10, recall@10 and NDCG@10 are averaged over users, and catalogue coverage
+returns ten. Precision@10, recall@10 and NDCG@10 are averaged over users, and catalogue coverage
 is the share of catalog movies that appear in at least one user's list.
 
 Leave-one-out (ml-100k). The split in ``splits/ml-100k-leave-one-out`` of the shared datasets
@@ -505,7 +505,7 @@ def tune_seeded(config: EvaluationConfig, settings=None, svd_config=None) -> tup
     """Score "more like this" lists on a validation cut of the training data, for both seed orders.
 
     Each validation user's most recent liked training movie (rated at or above the relevance
-    threshold) is the seed; the relevant movies are the user's liked validation movies. Rows: the
+    threshold) is the seed. The relevant movies are the user's liked validation movies. Rows: the
     hybrid ordering the seed's content pool by SVD ranking score and by predicted stars, and the
     content model's own order.
     """

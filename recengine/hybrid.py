@@ -97,7 +97,7 @@ class HybridModel:
     """Content neighbours re-ranked by SVD, SVD lists explained by content, popularity for newcomers.
 
     ``content`` may be None when its artefact is not built. Seeded requests then fall back to the
-    personal SVD list, and ``fallback_reason`` tells the user.
+    personal SVD list, and ``fallback_reason`` gives the reason.
     """
 
     name = SOURCE
@@ -146,12 +146,14 @@ class HybridModel:
                 result = self._personal(request, user)
                 return Recommendations(result.items, result.source, f"no content neighbours of {seed_title} ({why}); showing your personal list")
             return self._without_ratings(request, f"no content neighbours of {seed_title} ({why})")
+
         ids = pool.movie_ids
         if user is not None:
             predicted = self.svd.predict_for(user, ids)
             order_scores = predicted if self.config.seed_order == "predicted" else self._pool_scores(user, ids)
             return self._ranked_pool(pool.items, order_scores, predicted, request.n,
                                      lambda item, stars: f"{item.reason}; predicted {stars:.1f} stars for you")
+
         admirer = self.svd.fold_in([RatedMovie(seed, self.config.admirer_rating)])
         if admirer is None:
             # The seed has no ratings, so no audience is known and content's own order is kept.
