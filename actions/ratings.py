@@ -136,8 +136,12 @@ class ActionRateMovie(MovieAction):
         request = service.read_rating(turn.text, hint, span) if turn.has_words else None
         score = button or (request.score if request else None)
         lookup = request.lookup if request else None
+        # A card's star button sends '/give_score{"score": 4, "movie_id": 6}': the id names the movie.
+        picked = turn.entity_number("movie_id")
 
-        if lookup is not None and lookup.status == FOUND:
+        if picked is not None and service.has_movie(int(picked)):
+            movie = service.movie(int(picked))
+        elif lookup is not None and lookup.status == FOUND:
             movie = lookup.movie
             note_picked_most_known(dispatcher, lookup)
         elif lookup is not None and lookup.status != NO_TITLE:

@@ -148,6 +148,16 @@ def test_mention_without_score_asks_then_stores(service, sender):
     assert stored(service, sender) == {68954: 4.0}
 
 
+def test_card_button_names_movie_and_score(service, sender):
+    payload = '/give_score{"score": 4.5, "movie_id": 6}'
+    messages, _ = run(ActionRateMovie(service), sender, payload, "give_score",
+                      [{"entity": "score", "value": 4.5}, {"entity": "movie_id", "value": 6}],
+                      {"last_rated_movie_id": 1214.0})
+    assert responses(messages) == ["utter_rating_saved"]
+    assert messages[0]["movie"] == "Heat (1995)"
+    assert stored(service, sender) == {6: 4.5}
+
+
 def test_out_of_range_refused(service, sender):
     for text in ("Top Gun gets 0 stars", "rate Stargate 12/10", "rate Dogma infinity stars"):
         messages, _ = run(ActionRateMovie(service), sender, text, "rate_movie")
