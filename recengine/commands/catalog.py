@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from recengine.build import load_catalog_artefact
-from recengine.catalog import Catalog
-from recengine.errors import ArtefactError
-from recengine.movielens import load_dataset
-
-
-def _catalog(options: argparse.Namespace) -> Catalog:
-    """Load the catalog from the built artefact when there is one, else from the dataset files."""
-    if options.dataset is None:
-        try:
-            return load_catalog_artefact().catalog
-        except ArtefactError:
-            pass
-    return load_dataset(options.dataset).catalog
+from recengine.commands._shared import load_data
 
 
 def _search(options: argparse.Namespace) -> int:
     from recengine.search import TitleIndex
 
-    catalog = _catalog(options)
+    catalog = load_data(options.dataset).catalog
     resolution = TitleIndex(catalog).resolve(options.text, limit=options.limit)
     if not resolution.found:
         print(f"No movie matches {options.text!r}.")
@@ -41,7 +28,7 @@ def _search(options: argparse.Namespace) -> int:
 def _top(options: argparse.Namespace) -> int:
     from recengine.popularity import PopularityConfig, PopularityModel
 
-    catalog = _catalog(options)
+    catalog = load_data(options.dataset).catalog
     year_from, year_to = options.year_from, options.year_to
     if options.decade is not None:
         year_from, year_to = options.decade, options.decade + 9
@@ -69,7 +56,7 @@ def _top(options: argparse.Namespace) -> int:
 def _people(options: argparse.Namespace) -> int:
     from recengine.people import PeopleIndex
 
-    catalog = _catalog(options)
+    catalog = load_data(options.dataset).catalog
     matches = PeopleIndex(catalog).find(options.name)
     if not matches:
         print(f"No director or actor matches {options.name!r}.")
@@ -86,7 +73,7 @@ def _people(options: argparse.Namespace) -> int:
 def _movie(options: argparse.Namespace) -> int:
     from recengine.search import TitleIndex
 
-    catalog = _catalog(options)
+    catalog = load_data(options.dataset).catalog
     if options.title.isdigit() and int(options.title) in catalog:
         movie = catalog.movie(int(options.title))
     else:

@@ -9,32 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from recengine.build import load_catalog_artefact
 from recengine.catalog import Catalog
+from recengine.commands._shared import load_data, positive_int, resolve_movie
 from recengine.config import get_settings
 from recengine.content import ContentModel, load_content_artefact
-from recengine.errors import ArtefactError, RecEngineError, UnknownMovieError
-from recengine.movielens import load_dataset
+from recengine.errors import ArtefactError, RecEngineError
 
 log = logging.getLogger(__name__)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: expected a positive integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid number {value}: expected 1 or more")
-    return value
-
-
-def _catalog(dataset: str | None) -> Catalog:
-    """Load the catalog from the built artefact when there is one, else from the dataset files."""
-    try:
-        return load_catalog_artefact(dataset).catalog
-    except ArtefactError:
-        return load_dataset(dataset).catalog
 
 
 def _model(dataset: str | None, catalog: Catalog) -> ContentModel:
@@ -52,28 +33,9 @@ def _model(dataset: str | None, catalog: Catalog) -> ContentModel:
         return model
 
 
-def _resolve_movie(text: str, catalog: Catalog) -> int:
-    """Return the movie id for an id or a title, printing the other candidates of an ambiguous title."""
-    if text.strip().isdigit():
-        movie_id = int(text)
-        if movie_id not in catalog:
-            raise UnknownMovieError(f"movie id {movie_id} is not in the {catalog.name} catalog; `python -m recengine search TITLE` finds ids.")
-        return movie_id
-    from recengine.search import TitleIndex
-
-    resolution = TitleIndex(catalog).resolve(text)
-    if not resolution.found:
-        raise UnknownMovieError(f"no movie title matches {text!r}; try `python -m recengine search {text!r}` or give a movie id.")
-    best = resolution.best
-    if resolution.is_ambiguous:
-        others = ", ".join(f"{catalog.movie(match.movie_id).display_title} ({match.movie_id})" for match in resolution.tied[1:5])
-        print(f"({text!r} also matches {others}; give the movie id to choose)", file=sys.stderr)
-    return best.movie_id
-
-
 def _similar(options: argparse.Namespace) -> int:
-    catalog = _catalog(options.dataset)
-    movie_id = _resolve_movie(options.movie, catalog)
+    catalog = load_data(options.dataset).catalog
+    movie_id = resolve_movie(options.movie, catalog)
     model = _model(options.dataset, catalog)
     quality = None if options.ranking == "default" else options.ranking == "quality"
     result = model.similar(movie_id, n=options.limit, quality=quality, genre=options.genre)
@@ -139,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     similar.add_argument("movie", help="a movie id or a title (\"Fight Club\", \"heat 1995\")")
     similar.add_argument("--dataset", default=None, help="dataset name or path (default: RECENGINE_DATASET or ml-latest-small)")
-    similar.add_argument("-n", "--limit", type=_positive_int, default=10, help="number of suggestions (default 10)")
+    similar.add_argument("-n", "--limit", type=positive_int, default=10, help="number of suggestions (default 10)")
     similar.add_argument(
         "--ranking", choices=("default", "plain", "quality"), default="default",
         help="plain: by cosine similarity; quality: the most similar re-ranked by weighted rating; "
@@ -160,9 +122,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "1.5 minutes of CPU time and 0.7 GB of memory (measured on 2 cores) and writes about 0.7 GB of files."
         ),
     )
-    synthetic.add_argument("--movies", type=_positive_int, default=45_000, help="number of movies (default 45000)")
-    synthetic.add_argument("--users", type=_positive_int, default=270_000, help="number of users (default 270000)")
-    synthetic.add_argument("--ratings", type=_positive_int, default=26_000_000, help="number of ratings (default 26000000)")
+    synthetic.add_argument("--movies", type=positive_int, default=45_000, help="number of movies (default 45000)")
+    synthetic.add_argument("--users", type=positive_int, default=270_000, help="number of users (default 270000)")
+    synthetic.add_argument("--ratings", type=positive_int, default=26_000_000, help="number of ratings (default 26000000)")
     synthetic.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     synthetic.add_argument("--metadata-share", type=float, default=0.9, help="share of movies with director, cast and keywords (default 0.9)")
     synthetic.add_argument("--out", type=Path, default=None, help="output folder (default var/synthetic/ml-synthetic)")

@@ -6,19 +6,10 @@ import argparse
 import shlex
 from pathlib import Path
 
+from recengine.commands._shared import positive_int
 from recengine.config import get_settings
 
 DEFAULT_PLOT = "evaluation.png"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def _fraction(text: str) -> float:
@@ -149,9 +140,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", default=None, help="dataset of the temporal hold-out (default: ml-latest-small)")
     parser.add_argument("--models", type=_model_names, default=None, help=f"comma-separated rows to run (default: {','.join(MODEL_NAMES)})")
     parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of each user's latest ratings held out (default 0.2)")
-    parser.add_argument("--k", type=_positive_int, default=10, help="length of the scored lists (default 10)")
+    parser.add_argument("--k", type=positive_int, default=10, help="length of the scored lists (default 10)")
     parser.add_argument("--threshold", type=float, default=4.0, help="lowest test rating that counts as relevant (default 4)")
-    parser.add_argument("--max-users", type=_positive_int, default=None, help="use only the first N users by id (quick runs)")
+    parser.add_argument("--max-users", type=positive_int, default=None, help="use only the first N users by id (quick runs)")
     parser.add_argument("--skip-leave-one-out", action="store_true", help="skip the ml-100k leave-one-out split")
     parser.add_argument("--plot", default=None, help=f"PNG file for the bar chart (default: <var dir>/{DEFAULT_PLOT})")
     parser.add_argument("--tune-hybrid", type=_weights, metavar="WEIGHTS", default=None,

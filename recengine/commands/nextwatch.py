@@ -8,10 +8,10 @@ import os
 import sys
 from dataclasses import replace
 
-from recengine.build import artefact_dir, load_catalog_artefact
+from recengine.build import artefact_dir
 from recengine.catalog import Catalog
-from recengine.errors import ArtefactError, RecEngineError
-from recengine.movielens import MovieLensData, load_dataset
+from recengine.commands._shared import load_data, positive_int
+from recengine.errors import RecEngineError
 from recengine.nextwatch.model import NextWatchConfig
 from recengine.recommender import RatedMovie, Request
 
@@ -21,23 +21,6 @@ log = logging.getLogger(__name__)
 def _quiet_tensorflow() -> None:
     # TensorFlow's C++ start-up notices (CUDA absent, CPU flags) are noise on a CPU-only machine.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: expected a positive integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid number {value}: expected 1 or more")
-    return value
-
-
-def _data(dataset: str | None) -> MovieLensData:
-    try:
-        return load_catalog_artefact(dataset)
-    except ArtefactError:
-        return load_dataset(dataset)
 
 
 def _config(options: argparse.Namespace, base: NextWatchConfig) -> NextWatchConfig:
@@ -56,7 +39,7 @@ def _train(options: argparse.Namespace) -> int:
     from recengine.nextwatch.recommender import build_params, train_artefact
 
     _quiet_tensorflow()
-    data = _data(options.dataset)
+    data = load_data(options.dataset)
     config = _config(options, NextWatchConfig(**build_params()))
     folder = artefact_dir("nextwatch", data.name)
     figures = train_artefact(data.ratings, data.catalog, folder, config, progress=sys.stderr.isatty())
@@ -100,7 +83,7 @@ def _resolve_titles(titles: list[str], catalog: Catalog) -> list[int]:
 def _next(options: argparse.Namespace) -> int:
     from recengine.nextwatch.recommender import NextWatchModel
 
-    data = _data(options.dataset)
+    data = load_data(options.dataset)
     catalog = data.catalog
     folder = artefact_dir("nextwatch", data.name)
     model = NextWatchModel.load(folder, catalog)
@@ -129,11 +112,11 @@ def _next(options: argparse.Namespace) -> int:
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", nargs="?", default=None, help="dataset name or path (default: ml-latest-small)")
-    parser.add_argument("--max-epochs", type=_positive_int, help="most training epochs")
+    parser.add_argument("--max-epochs", type=positive_int, help="most training epochs")
     parser.add_argument("--max-train-seconds", type=float, help="wall-clock bound on training, in seconds")
-    parser.add_argument("--patience", type=_positive_int, help="validation checks without improvement before stopping")
-    parser.add_argument("--hidden-size", type=_positive_int, help="embedding and block width")
-    parser.add_argument("--max-len", type=_positive_int, help="most recent ratings the model reads")
+    parser.add_argument("--patience", type=positive_int, help="validation checks without improvement before stopping")
+    parser.add_argument("--hidden-size", type=positive_int, help="embedding and block width")
+    parser.add_argument("--max-len", type=positive_int, help="most recent ratings the model reads")
     parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
     parser.add_argument("--positional", choices=("learned", "sinusoidal"), help="positional encoding")
     parser.add_argument("--seed", type=int, help="random seed (default 42)")
@@ -172,5 +155,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     subject.add_argument("--user", type=int, help="dataset user id")
     subject.add_argument("--titles", nargs="+", metavar="TITLE", help="movies watched, oldest first")
     nxt.add_argument("--dataset", default=None, help="dataset name (default: ml-latest-small)")
-    nxt.add_argument("--limit", "-n", type=_positive_int, default=10, help="number of suggestions (default 10)")
+    nxt.add_argument("--limit", "-n", type=positive_int, default=10, help="number of suggestions (default 10)")
     nxt.set_defaults(handler=_next)

@@ -8,30 +8,9 @@ import sys
 import time
 
 from recengine.catalog import Catalog
-from recengine.config import get_settings
-from recengine.errors import ArtefactError, RecEngineError, UnknownMovieError
+from recengine.commands._shared import load_data, positive_int, resolve_movie
+from recengine.errors import ArtefactError, RecEngineError
 from recengine.recommender import RatedMovie, Recommendations, Request
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: expected a positive integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid number {value}: expected 1 or more")
-    return value
-
-
-def _data(dataset: str | None):
-    """Return the catalog and ratings from the built artefact, else from the dataset files."""
-    from recengine.build import load_catalog_artefact
-    from recengine.movielens import load_dataset
-
-    try:
-        return load_catalog_artefact(dataset)
-    except ArtefactError:
-        return load_dataset(dataset)
 
 
 def _svd(dataset: str | None, catalog: Catalog):
@@ -94,7 +73,7 @@ def _who(options: argparse.Namespace) -> str:
 
 
 def _recommend(options: argparse.Namespace) -> int:
-    data = _data(options.dataset)
+    data = load_data(options.dataset)
     request = _request(options, data)
     model = _svd(options.dataset, data.catalog) if options.model == "svd" else _hybrid(options.dataset, data.catalog)
     result = model.recommend(request)
@@ -116,26 +95,9 @@ def _hybrid(dataset: str | None, catalog: Catalog):
     return HybridModel(catalog, _svd(dataset, catalog), content, PopularityModel(catalog))
 
 
-def _resolve_movie(text: str, catalog: Catalog) -> int:
-    if text.strip().isdigit():
-        movie_id = int(text)
-        if movie_id not in catalog:
-            raise UnknownMovieError(f"movie id {movie_id} is not in the {catalog.name} catalog; `python -m recengine search TITLE` finds ids.")
-        return movie_id
-    from recengine.search import TitleIndex
-
-    resolution = TitleIndex(catalog).resolve(text)
-    if not resolution.found:
-        raise UnknownMovieError(f"no movie title matches {text!r}; try `python -m recengine search {text!r}` or give a movie id.")
-    if resolution.is_ambiguous:
-        others = ", ".join(f"{catalog.movie(match.movie_id).display_title} ({match.movie_id})" for match in resolution.tied[1:5])
-        print(f"({text!r} also matches {others}; give the movie id to choose)", file=sys.stderr)
-    return resolution.best.movie_id
-
-
 def _hybrid_command(options: argparse.Namespace) -> int:
-    data = _data(options.dataset)
-    seed = _resolve_movie(options.seed, data.catalog) if options.seed else None
+    data = load_data(options.dataset)
+    seed = resolve_movie(options.seed, data.catalog) if options.seed else None
     request = _request(options, data, seed)
     result = _hybrid(options.dataset, data.catalog).recommend(request)
     heading = f"Hybrid picks for {_who(options)}" + (f", like {data.catalog.movie(seed).display_title}" if seed else "")
@@ -157,10 +119,10 @@ def _retrain(options: argparse.Namespace) -> int:
 
 def _add_user_options(parser: argparse.ArgumentParser, required: bool) -> None:
     who = parser.add_mutually_exclusive_group(required=required)
-    who.add_argument("--user", type=_positive_int, help="dataset user id (their dataset ratings are the history)")
+    who.add_argument("--user", type=positive_int, help="dataset user id (their dataset ratings are the history)")
     who.add_argument("--chat-user", metavar="KEY", help="user key in the ratings store (a conversation's sender id)")
     parser.add_argument("--dataset", default=None, help="dataset name or path (default: RECENGINE_DATASET or ml-latest-small)")
-    parser.add_argument("-n", type=_positive_int, default=10, help="number of movies (default 10)")
+    parser.add_argument("-n", type=positive_int, default=10, help="number of movies (default 10)")
     parser.add_argument("--genre", default=None, help="only movies of this genre")
     parser.add_argument("--year-from", type=int, default=None, help="only movies released in or after this year")
     parser.add_argument("--year-to", type=int, default=None, help="only movies released in or before this year")
