@@ -43,6 +43,7 @@ def main() -> int:
                         help="share of each intent's examples used for training (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the split (default: %(default)s)")
     parser.add_argument("--keep", type=Path, help="folder to keep the split, model and Rasa's reports in")
+    parser.add_argument("--config", default="config.yml", help="Rasa pipeline to evaluate (default: %(default)s)")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="nlu-eval-") as folder:
@@ -55,7 +56,7 @@ def main() -> int:
         train_file = next(split.glob("training_data*.yml"))
         test_file = next(split.glob("test_data*.yml"))
         started = time.perf_counter()
-        run([*RASA, "train", "nlu", "--config", "config.yml", "--nlu", str(train_file), "--out", str(work / "model"),
+        run([*RASA, "train", "nlu", "--config", options.config, "--nlu", str(train_file), "--out", str(work / "model"),
              "--fixed-model-name", "nlu"], log)
         train_seconds = time.perf_counter() - started
         results = work / "results"
