@@ -159,9 +159,12 @@ class HybridModel:
             # The seed has no ratings, so no audience is known and content's own order is kept.
             return Recommendations(pool.items[: request.n], pool.source, f"{NO_RATINGS}, and {seed_title} has no ratings to learn from")
         order_scores = self._pool_scores(admirer, ids)
+        # Without ratings there is no personal prediction to show: the anonymous estimate is only
+        # the movie's average adjusted by its bias, so it stays in the details and off the card.
         predicted = self.svd.predict_for(None, ids)
         result = self._ranked_pool(
             pool.items, order_scores, predicted, request.n, lambda item, stars: f"popular with people who liked {seed_title}; {item.reason}",
+            personal=False,
         )
         return Recommendations(result.items, SOURCE, f"{NO_RATINGS}: movies like {seed_title} ranked by what people who liked it watch")
 
@@ -188,8 +191,12 @@ class HybridModel:
         )
 
     def _ranked_pool(self, items: Sequence[Suggestion], scores: np.ndarray, predicted: np.ndarray, n: int,
-                     reason: Callable[[Suggestion, float], str]) -> Recommendations:
-        """Re-rank content suggestions by ``scores`` (ties: content order), keep ``n`` and rewrite their reasons."""
+                     reason: Callable[[Suggestion, float], str], personal: bool = True) -> Recommendations:
+        """Re-rank content suggestions by ``scores`` (ties: content order), keep ``n`` and rewrite their reasons.
+
+        ``personal=False`` marks ``predicted`` as the anonymous estimate, which goes into the details
+        as ``baseline_rating`` and leaves ``predicted_rating`` unset.
+        """
         order = sorted(range(len(items)), key=lambda index: (-scores[index], index))[:n]
         ranked = []
         for index in order:
@@ -197,8 +204,10 @@ class HybridModel:
                 continue
             item = items[index]
             stars = float(predicted[index])
-            details = {**item.details, "predicted_rating": round(stars, 3), "similarity_rank": index + 1}
-            ranked.append(Suggestion(item.movie_id, float(scores[index]), reason(item, stars), SOURCE, stars, details))
+            rating_key = "predicted_rating" if personal else "baseline_rating"
+            details = {**item.details, rating_key: round(stars, 3), "similarity_rank": index + 1}
+            displayed_rating = stars if personal else None
+            ranked.append(Suggestion(item.movie_id, float(scores[index]), reason(item, stars), SOURCE, displayed_rating, details))
         return Recommendations(ranked, SOURCE)
 
     # ------------------------------------------------------------------ personal

@@ -145,6 +145,9 @@ def test_seed_without_ratings_uses_people_who_liked_it(world):
     assert result.source == "hybrid"
     assert result.fallback_reason.startswith("no ratings yet")
     assert all(item.reason.startswith(f"popular with people who liked {seed_title}") for item in result.items)
+    # Nothing is known about this user, so no card may claim a personal prediction.
+    assert all(item.predicted_rating is None for item in result.items)
+    assert all(0.5 <= item.details["baseline_rating"] <= 5.0 for item in result.items)
     # The seed's audience loves comedy, so its neighbours from the same genre come first.
     assert all(genre_of[movie_id - 1] == GENRES.index("Comedy") for movie_id in result.movie_ids[:5])
 
