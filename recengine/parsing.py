@@ -30,6 +30,7 @@ __all__ = [
     "Score", "GenreMention", "YearRange", "MIN_SCORE", "MAX_SCORE",
     "GENRE_SYNONYMS", "MOVIELENS_GENRES",
     "clean_text", "spell_out_star_symbols", "has_meaning", "find_scores", "find_sentiment", "choose_score",
+    "pick_explicit_score",
     "find_genres", "normalise_genre", "parse_years", "parse_count", "round_to_half", "cut_spans",
     "strip_request_words", "format_stars",
 ]
@@ -377,7 +378,15 @@ def choose_score(text: str, ignore: Sequence[Span] = ()) -> Score | None:
     the last one wins ("Men in Black 4.5"). A bare number that is not a valid score (the 60 of
     "Gone in 60 Seconds") is skipped unless it is the only number and ends the message.
     """
-    scores = find_scores(text, ignore)
+    explicit = pick_explicit_score(text, find_scores(text, ignore))
+    return explicit if explicit is not None else find_sentiment(text, ignore)
+
+
+def pick_explicit_score(text: str, scores: Sequence[Score]) -> Score | None:
+    """Pick the explicit score ``text`` gives among ``scores`` (from :func:`find_scores`), or None.
+
+    The precedence of :func:`choose_score`, without its fallback to sentiment words.
+    """
     with_unit = [score for score in scores if not score.bare]
     if with_unit:
         return with_unit[0]
@@ -386,9 +395,7 @@ def choose_score(text: str, ignore: Sequence[Span] = ()) -> Score | None:
     if valid:
         return valid[-1]
     trailing = [score for score in bare if not text[score.end:].strip(" .!?")]
-    if trailing:
-        return trailing[-1]
-    return find_sentiment(text, ignore)
+    return trailing[-1] if trailing else None
 
 
 # --------------------------------------------------------------------------- genres

@@ -32,7 +32,7 @@ from rapidfuzz import fuzz, process
 from recengine.catalog import Catalog, Movie
 from recengine.config import Settings, get_settings
 from recengine.parsing import (
-    Score, clean_text, cut_spans, find_scores, find_sentiment, strip_request_words,
+    Score, clean_text, cut_spans, find_scores, find_sentiment, pick_explicit_score, strip_request_words,
 )
 from recengine.people import PeopleIndex, PersonMatch
 from recengine.popularity import PopularityConfig, PopularityModel
@@ -423,7 +423,7 @@ class MovieService:
             score for score in find_scores(text)
             if not (score.bare and any(start <= score.start and score.end <= end for start, end in multiword_titles))
         ]
-        score = _pick_score(text, scores)
+        score = pick_explicit_score(text, scores)
         score_spans = [score.span] if score is not None else []
         lookup = self.find_title(text, hint, hint_span, ignore=score_spans, cut=_sentiment_spans(text))
         if score is None:
@@ -696,19 +696,6 @@ def _sentiment_spans(text: str) -> list[Span]:
     while (found := find_sentiment(text, spans)) is not None:
         spans.append(found.span)
     return spans
-
-
-def _pick_score(text: str, scores: list[Score]) -> Score | None:
-    """Pick the score a message gives, with the same precedence as :func:`recengine.parsing.choose_score`."""
-    with_unit = [score for score in scores if not score.bare]
-    if with_unit:
-        return with_unit[0]
-    bare = [score for score in scores if score.bare]
-    valid = [score for score in bare if not score.out_of_range]
-    if valid:
-        return valid[-1]
-    trailing = [score for score in bare if not text[score.end:].strip(" .!?")]
-    return trailing[-1] if trailing else None
 
 
 def _chart_label(genres: Sequence[str], year_from: int | None, year_to: int | None) -> str:
