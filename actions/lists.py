@@ -93,6 +93,18 @@ def reply_similar(dispatcher: CollectingDispatcher, turn: Turn, service: MovieSe
     return clear_pending() + events
 
 
+def reply_if_similar_cue(dispatcher: CollectingDispatcher, turn: Turn, service: MovieService) -> List[Dict[Text, Any]] | None:
+    """Send movies like the title in "... like <title>" when it resolves, or return None."""
+    if not _SIMILAR_CUE.search(turn.text):
+        return None
+    hint, span = turn.entity_text("movie_title")
+    lookup = service.find_title(turn.text, hint, span)
+    if lookup.status != FOUND:
+        return None
+    note_picked_most_known(dispatcher, lookup)
+    return reply_similar(dispatcher, turn, service, lookup.movie)
+
+
 def reply_chart(dispatcher: CollectingDispatcher, turn: Turn, service: MovieService, genres: tuple[str, ...],
                 year_from: int | None, year_to: int | None) -> List[Dict[Text, Any]]:
     """Send a chart page for the genres and years, topped up and labelled when few movies qualify."""
@@ -197,12 +209,9 @@ class _PersonalAction(MovieAction):
         if rating is not None:
             return rating
         # "recommend something like Heat" is a similarity request whatever the NLU said.
-        if _SIMILAR_CUE.search(turn.text):
-            hint, span = turn.entity_text("movie_title")
-            lookup = service.find_title(turn.text, hint, span)
-            if lookup.status == FOUND:
-                note_picked_most_known(dispatcher, lookup)
-                return reply_similar(dispatcher, turn, service, lookup.movie)
+        similar = reply_if_similar_cue(dispatcher, turn, service)
+        if similar is not None:
+            return similar
         movie_list = self.make_list(turn, service)
         if movie_list.kind == "popular":
             events = show_list(dispatcher, movie_list, "utter_popular_for_newcomer")
@@ -256,12 +265,9 @@ class ActionMore(MovieAction):
     needs_words = False
 
     def respond(self, dispatcher, turn, service):
-        if _SIMILAR_CUE.search(turn.text):
-            hint, span = turn.entity_text("movie_title")
-            lookup = service.find_title(turn.text, hint, span)
-            if lookup.status == FOUND:
-                note_picked_most_known(dispatcher, lookup)
-                return reply_similar(dispatcher, turn, service, lookup.movie)
+        similar = reply_if_similar_cue(dispatcher, turn, service)
+        if similar is not None:
+            return similar
         state = turn.slot(SLOT_LAST_LIST)
         if not isinstance(state, dict):
             dispatcher.utter_message(response="utter_no_list_yet")
