@@ -615,6 +615,7 @@ class ContentModel:
         genre: str | None = None,
         year_from: int | None = None,
         year_to: int | None = None,
+        explain: bool = True,
     ) -> Recommendations:
         """Return up to ``n`` movies like ``movie_id``, each with what it shares with it.
 
@@ -623,6 +624,9 @@ class ContentModel:
         itself, never come back; ``genre`` and the year bounds filter the candidates. Raises
         :class:`UnknownMovieError` for an id the model lacks. A seed with no feature at all, or
         filters nothing passes, give an empty list with ``fallback_reason`` saying why.
+
+        ``explain=False`` leaves every reason empty and the details at the seed and the cosine, for
+        callers that re-rank a large pool and keep a few: :meth:`explained` fills in those few.
         """
         position = self._position_of(movie_id)
         if n <= 0:
@@ -640,14 +644,28 @@ class ContentModel:
             positions, cosines, scores = self._quality_order(positions, cosines, n)
         else:
             scores = cosines
-        items = [
-            self._suggestion(position, int(other), float(score), float(cosine), weighted=use_quality)
-            for other, cosine, score in zip(positions, cosines, scores)
-        ]
+        if explain:
+            items = [
+                self._suggestion(position, int(other), float(score), float(cosine), weighted=use_quality)
+                for other, cosine, score in zip(positions, cosines, scores)
+            ]
+        else:
+            seed_details = {"seed_movie_id": int(self._movie_ids[position]), "seed_title": self._titles[position]}
+            items = [
+                Suggestion(int(self._movie_ids[other]), float(score), "", SOURCE,
+                           details={**seed_details, "similarity": round(float(cosine), 4)})
+                for other, cosine, score in zip(positions, cosines, scores)
+            ]
         fallback = None
         if not items:
             fallback = f"no movie similar to {self._titles[position]} matches the request's filters and exclusions."
         return Recommendations(items=items, source=SOURCE, fallback_reason=fallback)
+
+    def explained(self, suggestion: Suggestion) -> Suggestion:
+        """Return a plain-ranked suggestion from ``similar(..., explain=False)`` with its reason and shared features."""
+        seed = self._position_of(suggestion.details["seed_movie_id"])
+        other = self._position_of(suggestion.movie_id)
+        return self._suggestion(seed, other, suggestion.score, float(suggestion.details["similarity"]), weighted=False)
 
     def _suggestion(self, seed: int, other: int, score: float, cosine: float, weighted: bool, rated: RatedMovie | None = None) -> Suggestion:
         seed_id, other_id = int(self._movie_ids[seed]), int(self._movie_ids[other])

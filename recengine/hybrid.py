@@ -157,7 +157,8 @@ class HybridModel:
         admirer = self.svd.fold_in([RatedMovie(seed, self.config.admirer_rating)])
         if admirer is None:
             # The seed has no ratings, so no audience is known and content's own order is kept.
-            return Recommendations(pool.items[: request.n], pool.source, f"{NO_RATINGS}, and {seed_title} has no ratings to learn from")
+            items = [self.content.explained(item) for item in pool.items[: request.n]]
+            return Recommendations(items, pool.source, f"{NO_RATINGS}, and {seed_title} has no ratings to learn from")
         order_scores = self._pool_scores(admirer, ids)
         # Without ratings there is no personal prediction to show: the anonymous estimate is only
         # the movie's average adjusted by its bias, so it stays in the details and off the card.
@@ -179,7 +180,7 @@ class HybridModel:
         return np.where(known, scores, floor - np.arange(len(rows)) * 1e-6)
 
     def _seed_pool(self, request: Request) -> Recommendations | None:
-        """Return the seed's most similar movies (plain cosine order), or None when the content model lacks them."""
+        """Return the seed's most similar movies, unexplained and in cosine order, or None when the content model lacks them."""
         if self.content is None or request.seed_movie_id not in self.content:
             return None
         blocked = set(request.blocked_ids())
@@ -187,7 +188,7 @@ class HybridModel:
             blocked.update(self.svd.trained_movies(request.user_id).tolist())
         return self.content.similar(
             request.seed_movie_id, n=max(self.config.seed_pool, request.n), exclude=blocked, quality=False,
-            genre=request.genre, year_from=request.year_from, year_to=request.year_to,
+            genre=request.genre, year_from=request.year_from, year_to=request.year_to, explain=False,
         )
 
     def _ranked_pool(self, items: Sequence[Suggestion], scores: np.ndarray, predicted: np.ndarray, n: int,
@@ -202,7 +203,8 @@ class HybridModel:
         for index in order:
             if not np.isfinite(scores[index]):
                 continue
-            item = items[index]
+            # The pool comes unexplained, so only the movies kept pay for their explanation.
+            item = self.content.explained(items[index])
             stars = float(predicted[index])
             rating_key = "predicted_rating" if personal else "baseline_rating"
             details = {**item.details, rating_key: round(stars, 3), "similarity_rank": index + 1}
