@@ -223,6 +223,17 @@ def test_explanation_names_director_and_cast(film_model):
     assert aliens.source == "content"
 
 
+def test_unexplained_pool_explained_later(film_model):
+    plain = film_model.similar(1, n=5, quality=False)
+    bare = film_model.similar(1, n=5, quality=False, explain=False)
+    assert bare.movie_ids == plain.movie_ids
+    assert all(item.reason == "" for item in bare.items)
+    assert "shared_cast" not in bare.items[0].details
+    explained = [film_model.explained(item) for item in bare.items]
+    assert [item.reason for item in explained] == [item.reason for item in plain.items]
+    assert [item.details for item in explained] == [item.details for item in plain.items]
+
+
 def test_metadata_less_movie_explained_by_tags_and_genres(film_model):
     result = film_model.similar(4, n=3)
     top = result.items[0]
