@@ -9,7 +9,7 @@ from actions.common import MovieAction
 from actions.lists import note_picked_most_known, reply_if_rating, reply_person, reply_title_problem
 from actions.ratings import reply_info
 from recengine.parsing import has_meaning
-from recengine.service import FOUND
+from recengine.service import AMBIGUOUS, FOUND, TitleLookup
 
 __all__ = ["ActionGreet", "ActionMovieInfo", "ActionFallback"]
 
@@ -81,5 +81,21 @@ class ActionFallback(MovieAction):
                 person = service.find_person(turn.text, people[0].text)
                 if person is not None:
                     return reply_person(dispatcher, turn, service, person, None)
+        # A message that is nothing but a title ("hamlet", "Inception") gets that movie's facts.
+        lookup = _whole_message_title(turn.text, service)
+        if lookup is not None and lookup.status == AMBIGUOUS:
+            return reply_title_problem(dispatcher, lookup, "info")
+        if lookup is not None:
+            note_picked_most_known(dispatcher, lookup)
+            return reply_info(dispatcher, service, lookup.movie)
         dispatcher.utter_message(response="utter_not_understood")
         return []
+
+
+def _whole_message_title(text: str, service) -> TitleLookup | None:
+    """Return the lookup of ``text`` when the whole message is a catalog title, typed exactly (case and articles aside)."""
+    resolution = service.titles.resolve(text)
+    if not resolution.found or resolution.matches[0].score < 100:
+        return None
+    lookup = service.find_title(text)
+    return lookup if lookup.status in (FOUND, AMBIGUOUS) else None

@@ -364,6 +364,27 @@ def test_fallback_with_full_name_lists_films(service, sender):
     assert messages[0]["person"] == "M. Night Shyamalan"
 
 
+def test_fallback_bare_title_gives_facts(service, sender):
+    messages, _ = run(ActionFallback(service), sender, "Inception", "nlu_fallback")
+    assert responses(messages) == ["utter_movie_info"]
+    assert messages[0]["movie"] == "Inception (2010)"
+    assert messages[0]["director"] == "Christopher Nolan"
+
+
+def test_fallback_bare_shared_title_asks_which(service, sender):
+    messages, events = run(ActionFallback(service), sender, "hamlet", "nlu_fallback")
+    assert responses(messages) == ["utter_ask_which_movie"]
+    titles = [button["title"] for button in messages[0]["buttons"]]
+    assert "Hamlet (1996)" in titles
+    assert "Hamlet (1990)" in titles
+    assert slots_from(events)["pending_intent"] == "info"
+
+
+def test_fallback_misspelt_bare_title_not_guessed(service, sender):
+    messages, _ = run(ActionFallback(service), sender, "the matrx", "nlu_fallback")
+    assert responses(messages) == ["utter_not_understood"]
+
+
 def test_next_watch_after_ratings_excludes_rated(service, sender):
     run(ActionRateMovie(service), sender, "Heat 4 stars", "rate_movie")
     messages, _ = run(ActionNextWatch(service), sender, "what should I watch next?", "next_watch")
