@@ -7,6 +7,7 @@ import logging
 
 from tqdm import tqdm
 
+from recengine.commands._shared import positive_int
 from recengine.config import get_settings
 from recengine.errors import DatasetError, UnknownMovieError
 from recengine.movielens import load_dataset
@@ -17,13 +18,7 @@ log = logging.getLogger(__name__)
 
 def _movie_id(text: str) -> int:
     """Parse a movie id option; argparse turns the error into a usage message with exit status 2."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid movie id {text!r}: expected a positive integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid movie id {value}: expected a positive integer")
-    return value
+    return positive_int(text, "movie id")
 
 
 def _open_store(options: argparse.Namespace) -> RatingsStore:
