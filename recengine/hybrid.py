@@ -160,7 +160,7 @@ class HybridModel:
             items = [self.content.explained(item) for item in pool.items[: request.n]]
             return Recommendations(items, pool.source, f"{NO_RATINGS}, and {seed_title} has no ratings to learn from")
         order_scores = self._pool_scores(admirer, ids)
-        # Without ratings there is no personal prediction to show: the anonymous estimate is only
+        # Without ratings there is no personal prediction to show. The anonymous estimate is only
         # the movie's average adjusted by its bias, so it stays in the details and off the card.
         predicted = self.svd.predict_for(None, ids)
         result = self._ranked_pool(
@@ -193,7 +193,7 @@ class HybridModel:
 
     def _ranked_pool(self, items: Sequence[Suggestion], scores: np.ndarray, predicted: np.ndarray, n: int,
                      reason: Callable[[Suggestion, float], str], personal: bool = True) -> Recommendations:
-        """Re-rank content suggestions by ``scores`` (ties: content order), keep ``n`` and rewrite their reasons.
+        """Re-rank content suggestions by ``scores`` (ties: content order), keep ``n``, then explain them and rewrite their reasons.
 
         ``personal=False`` marks ``predicted`` as the anonymous estimate, which goes into the details
         as ``baseline_rating`` and leaves ``predicted_rating`` unset.

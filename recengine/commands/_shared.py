@@ -11,14 +11,14 @@ from recengine.errors import ArtefactError, UnknownMovieError
 from recengine.movielens import MovieLensData, load_dataset
 
 
-def positive_int(text: str, what: str = "number") -> int:
-    """Parse a command-line value that must be an integer of 1 or more; ``what`` names it in errors."""
+def positive_int(text: str, label: str = "number") -> int:
+    """Parse a command-line value that must be an integer of 1 or more. ``label`` names the value in errors."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a positive integer") from None
+        raise argparse.ArgumentTypeError(f"invalid {label} {text!r}: expected a positive integer") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid {what} {value}: expected 1 or more")
+        raise argparse.ArgumentTypeError(f"invalid {label} {value}: expected 1 or more")
     return value
 
 
